@@ -1,0 +1,183 @@
+package io.unbroken;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.unbroken.admin.AdminVerticle;
+import io.unbroken.admin.ReadinessCheck;
+import io.unbroken.cluster.HazelcastClusterManagers;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.embedded.DemoUpstreamVerticle;
+import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
+import io.unbroken.gateway.GatewayMetrics;
+import io.unbroken.gateway.GatewayVerticle;
+import io.unbroken.ids.SnowflakeIds;
+import io.unbroken.ids.WorkerLeaseStore;
+import io.unbroken.ids.WorkerLeaseVerticle;
+import io.unbroken.ids.redis.RedisWorkerLeaseStore;
+import io.unbroken.platform.Migrations;
+import io.unbroken.platform.PostgresConnector;
+import io.unbroken.platform.RedisConnector;
+import io.unbroken.platform.StartupFailure;
+import io.vertx.core.Deployable;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MetricsDomain;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.redis.client.Redis;
+import io.vertx.sqlclient.Pool;
+import java.net.BindException;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: builds one node's Vert.x, stores and verticles from its configuration
+ * and wires them together. The only place that chooses Redis/PostgreSQL or embedded implementations.
+ */
+public final class UnbrokenNode {
+
+  private static final Logger log = LoggerFactory.getLogger(UnbrokenNode.class);
+
+  private final Vertx vertx;
+  private final String nodeId;
+  private final Optional<Redis> redis;
+  private final Optional<Pool> postgres;
+  private final List<String> deployments = new ArrayList<>();
+
+  private UnbrokenNode(Vertx vertx, String nodeId, Optional<Redis> redis, Optional<Pool> postgres) {
+    this.vertx = vertx;
+    this.nodeId = nodeId;
+    this.redis = redis;
+    this.postgres = postgres;
+  }
+
+  /**
+   * Starts a node. Migrations run first (the one blocking step, before any verticle); the future
+   * fails with a {@link StartupFailure} naming the key or address when a store is unreachable or
+   * a port is taken.
+   */
+  public static Future<UnbrokenNode> start(UnbrokenConfig config) {
+    config.postgres().ifPresent(Migrations::apply);
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    VertxBuilder builder = Vertx.builder()
+        .with(new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(metricsOptions()))
+        .withMetrics(new MicrometerMetricsFactory(registry));
+    Future<Vertx> vertx = config.cluster().enabled()
+        ? builder.withClusterManager(HazelcastClusterManagers.create(config.cluster())).buildClustered()
+        : Future.succeededFuture(builder.build());
+    return vertx.compose(v -> wire(v, config, registry));
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  /** Undeploys in reverse order (listeners first, the worker lease last), then closes the clients. */
+  public Future<Void> close() {
+    Future<Void> undeployed = Future.succeededFuture();
+    for (int i = deployments.size() - 1; i >= 0; i--) {
+      String deploymentId = deployments.get(i);
+      undeployed = undeployed.eventually(() -> vertx.undeploy(deploymentId));
+    }
+    return undeployed
+        .eventually(() -> redis.map(Redis::close).orElse(Future.succeededFuture()))
+        .eventually(() -> postgres.map(Pool::close).orElse(Future.succeededFuture()))
+        .eventually(vertx::close);
+  }
+
+  private static Future<UnbrokenNode> wire(Vertx vertx, UnbrokenConfig config, PrometheusMeterRegistry registry) {
+    String nodeId = UUID.randomUUID().toString();
+    InstantSource clock = InstantSource.system();
+    Optional<Redis> redis = config.redis().map(r -> RedisConnector.create(vertx, r));
+    Optional<Pool> postgres = config.postgres().map(p -> PostgresConnector.create(vertx, p));
+    UnbrokenNode node = new UnbrokenNode(vertx, nodeId, redis, postgres);
+
+    UnbrokenConfig.Node identity = config.node();
+    SnowflakeIds ids = new SnowflakeIds(clock, identity.datacenter(), identity.maxClockBackward().toMillis());
+    WorkerLeaseStore leases = redis.<WorkerLeaseStore>map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix()))
+        .orElseGet(() -> new EmbeddedWorkerLeaseStore(clock));
+    GatewayMetrics metrics = new GatewayMetrics(registry);
+
+    List<ReadinessCheck> checks = new ArrayList<>();
+    checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
+        ? Future.succeededFuture() : Future.failedFuture(ids.unavailableReason())));
+    redis.ifPresent(r -> checks.add(new ReadinessCheck("redis", () -> RedisConnector.ping(r))));
+    postgres.ifPresent(p -> checks.add(new ReadinessCheck("postgres", () -> PostgresConnector.selectOne(p))));
+
+    Future<Void> reachable = Future.all(
+            redis.map(r -> RedisConnector.checkReachable(r, config.redis().get())).orElse(Future.succeededFuture()),
+            postgres.map(PostgresConnector::selectOne).orElse(Future.succeededFuture()))
+        .mapEmpty();
+    return reachable
+        .compose(v -> node.deploy(() -> new WorkerLeaseVerticle(leases, ids, clock, identity.datacenter(), nodeId,
+            identity.workerLease(), identity.heartbeat()), 1, "node.datacenter", "", 0))
+        .compose(v -> config.demo().enabled()
+            ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
+                config.demo().port())
+            : Future.succeededFuture())
+        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics),
+            config.server().instances(), "server.port", config.server().host(), config.server().port()))
+        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks), 1,
+            "admin.port", config.admin().host(), config.admin().port()))
+        .map(v -> node)
+        .onSuccess(started -> announce(config, nodeId))
+        .recover(failure -> node.close().transform(closed -> Future.failedFuture(failure)));
+  }
+
+  private Future<String> deploy(Supplier<Deployable> verticle, int instances, String key, String host, int port) {
+    return vertx.deployVerticle(verticle, new DeploymentOptions().setInstances(instances))
+        .onSuccess(deployments::add)
+        .recover(failure -> Future.failedFuture(startupFailure(failure, key, host, port)));
+  }
+
+  private static Throwable startupFailure(Throwable failure, String key, String host, int port) {
+    if (failure instanceof BindException || isBindFailure(failure)) {
+      return new StartupFailure(key + ": cannot listen on " + host + ":" + port + ": " + failure.getMessage());
+    }
+    if (failure instanceof WorkerLeaseStore.NoWorkerIdAvailable) {
+      return new StartupFailure(key + ": " + failure.getMessage());
+    }
+    return failure;
+  }
+
+  private static boolean isBindFailure(Throwable failure) {
+    String message = String.valueOf(failure.getMessage());
+    return message.contains("Address already in use") || message.contains("bind(..) failed");
+  }
+
+  private static MicrometerMetricsOptions metricsOptions() {
+    // The gateway records its own per-route meters; Vert.x's per-request HTTP and TCP meters would
+    // double that cost on the hot path.
+    return new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
+        .addDisabledMetricsCategory(MetricsDomain.HTTP_SERVER)
+        .addDisabledMetricsCategory(MetricsDomain.HTTP_CLIENT)
+        .addDisabledMetricsCategory(MetricsDomain.NET_SERVER)
+        .addDisabledMetricsCategory(MetricsDomain.NET_CLIENT);
+  }
+
+  private static void announce(UnbrokenConfig config, String nodeId) {
+    if (config.embedded()) {
+      log.warn("Embedded mode: idempotency records, events and leases live in this process only; "
+          + "nothing survives a restart. Configure redis: and postgres: for production.");
+    }
+    if (config.demo().enabled()) {
+      log.info("Demo upstream on http://127.0.0.1:{}/ - try: curl -i http://127.0.0.1:{}/demo",
+          config.demo().port(), config.server().port());
+    }
+    log.info("Unbroken node {} serving on {}:{} (admin {}:{}), {} route(s)", nodeId, config.server().host(),
+        config.server().port(), config.admin().host(), config.admin().port(), config.routes().size());
+  }
+}

@@ -1,0 +1,85 @@
+package io.unbroken.admin;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.gateway.Problem;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.healthchecks.Status;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.healthchecks.HealthCheckHandler;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+
+/**
+ * The operator's listener, apart from client traffic: {@code /health/live} and
+ * {@code /health/ready} for probes (always open), and everything else behind the admin bearer
+ * token when one is configured.
+ */
+public final class AdminVerticle extends VerticleBase {
+
+  private static final long CHECK_TIMEOUT_MS = 2_000;
+
+  private final UnbrokenConfig.Admin config;
+  private final PrometheusMeterRegistry registry;
+  private final List<ReadinessCheck> checks;
+  private HttpServer server;
+
+  public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks) {
+    this.config = config;
+    this.registry = registry;
+    this.checks = checks;
+  }
+
+  @Override
+  public Future<?> start() {
+    Router router = Router.router(vertx);
+    router.get("/health/live").handler(HealthCheckHandler.create(vertx));
+    router.get("/health/ready").handler(readiness());
+    router.route().handler(this::requireToken);
+    router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
+    router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
+        "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
+    server = vertx.createHttpServer().requestHandler(router);
+    return server.listen(config.port(), config.host());
+  }
+
+  @Override
+  public Future<?> stop() {
+    return server.close();
+  }
+
+  private HealthCheckHandler readiness() {
+    HealthCheckHandler handler = HealthCheckHandler.create(vertx);
+    for (ReadinessCheck check : checks) {
+      handler.register(check.name(), CHECK_TIMEOUT_MS, promise -> check.probe().get()
+          .onSuccess(ok -> promise.complete(Status.OK()))
+          .onFailure(failure -> promise.complete(Status.KO(new JsonObject().put("reason", String.valueOf(failure.getMessage()))))));
+    }
+    return handler;
+  }
+
+  private void requireToken(RoutingContext ctx) {
+    if (config.token().isEmpty() || tokenMatches(ctx.request().getHeader("Authorization"))) {
+      ctx.next();
+      return;
+    }
+    ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"unbroken-admin\"");
+    Problem.of("unauthorized", "Admin token required", 401,
+        "Send the admin token as 'Authorization: Bearer <token>'", null).send(ctx.response());
+  }
+
+  private boolean tokenMatches(String authorization) {
+    if (authorization == null || !authorization.startsWith("Bearer ")) {
+      return false;
+    }
+    byte[] presented = authorization.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+    // Constant-time comparison so response timing does not reveal how much of a guess was right.
+    return MessageDigest.isEqual(presented, config.token().get().getBytes(StandardCharsets.UTF_8));
+  }
+}

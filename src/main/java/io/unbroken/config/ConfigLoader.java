@@ -1,0 +1,224 @@
+package io.unbroken.config;
+
+import io.unbroken.config.IdempotencyPolicy.Inflight;
+import io.unbroken.config.IdempotencyPolicy.Mode;
+import io.unbroken.config.RouteConfig.EventsMode;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * Builds the one {@link UnbrokenConfig} of a node from, in rising precedence, built-in defaults,
+ * the YAML file, {@code UNBROKEN_*} environment variables and command-line overrides.
+ */
+public final class ConfigLoader {
+
+  /** Keys that environment variables and {@code --set} may override (the routes come from the file). */
+  public static final List<String> OVERRIDABLE = List.of(
+      "server.host", "server.port", "server.instances",
+      "admin.host", "admin.port", "admin.token",
+      "redis.url", "redis.keyPrefix",
+      "postgres.url", "postgres.poolSize",
+      "node.datacenter", "node.maxClockBackward", "node.workerLease", "node.heartbeat", "node.maxClockOffset",
+      "cluster.enabled", "cluster.host", "cluster.port",
+      "demo.enabled", "demo.port");
+
+  private static final Set<String> METHODS =
+      Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
+  private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
+
+  private final Function<String, String> environment;
+
+  public ConfigLoader(Function<String, String> environment) {
+    this.environment = environment;
+  }
+
+  /** The environment variable that overrides a key: {@code redis.keyPrefix} is {@code UNBROKEN_REDIS_KEY_PREFIX}. */
+  public static String environmentName(String key) {
+    return "UNBROKEN_" + key.replaceAll("([a-z])([A-Z])", "$1_$2").replace('.', '_').toUpperCase(Locale.ROOT);
+  }
+
+  /**
+   * @param file the YAML file, or empty for the embedded default with the demo upstream
+   * @param overrides command-line values by key, each one of {@link #OVERRIDABLE}
+   * @throws ConfigException naming the origin, key and problem of the first bad value
+   */
+  public UnbrokenConfig load(Optional<Path> file, Map<String, String> overrides) {
+    ConfigNode.Mapping root = file
+        .map(path -> new YamlSource(path.toString(), environment).read(path))
+        .orElseGet(() -> ConfigNode.Mapping.empty("built-in defaults"));
+    for (String key : OVERRIDABLE) {
+      String name = environmentName(key);
+      String value = environment.apply(name);
+      if (value != null) {
+        root.put(key, new ConfigNode.Scalar(value, "environment " + name));
+      }
+    }
+    for (var entry : overrides.entrySet()) {
+      if (!OVERRIDABLE.contains(entry.getKey())) {
+        throw new ConfigException("command line", entry.getKey(),
+            "cannot be set from the command line (settable: " + String.join(", ", OVERRIDABLE) + ")");
+      }
+      root.put(entry.getKey(), new ConfigNode.Scalar(entry.getValue(), "command line"));
+    }
+    return bind(new Section("", root), file.isEmpty());
+  }
+
+  private UnbrokenConfig bind(Section root, boolean embeddedDefault) {
+    UnbrokenConfig.Listener server = listener(root);
+    UnbrokenConfig.Admin admin = admin(root);
+    Optional<UnbrokenConfig.Redis> redis = root.section("redis").map(this::redis);
+    Optional<UnbrokenConfig.Postgres> postgres = root.section("postgres").map(this::postgres);
+    UnbrokenConfig.Node node = node(root);
+    UnbrokenConfig.Cluster cluster = cluster(root);
+    UnbrokenConfig.Demo demo = demo(root, embeddedDefault);
+    List<RouteConfig> routes = routes(root, demo);
+    root.rejectUnknownKeys();
+    if (server.port() != 0 && server.port() == admin.port()) {
+      throw new ConfigException(root.origin(), "admin.port", "is the same as server.port (" + server.port() + ")");
+    }
+    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes);
+  }
+
+  private UnbrokenConfig.Listener listener(Section root) {
+    Section s = root.section("server").orElseGet(() -> emptySection("server"));
+    int cores = Runtime.getRuntime().availableProcessors();
+    var listener = new UnbrokenConfig.Listener(
+        s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256));
+    s.rejectUnknownKeys();
+    return listener;
+  }
+
+  private UnbrokenConfig.Admin admin(Section root) {
+    Section s = root.section("admin").orElseGet(() -> emptySection("admin"));
+    var admin = new UnbrokenConfig.Admin(s.string("host", "0.0.0.0"), s.port("port", 9090), s.optionalString("token"));
+    s.rejectUnknownKeys();
+    return admin;
+  }
+
+  private UnbrokenConfig.Redis redis(Section s) {
+    URI url = s.url("url", "the Redis URL, e.g. redis://127.0.0.1:6379", Set.of("redis", "rediss"));
+    var redis = new UnbrokenConfig.Redis(url.toString(), s.string("keyPrefix", "unbroken"));
+    s.rejectUnknownKeys();
+    return redis;
+  }
+
+  private UnbrokenConfig.Postgres postgres(Section s) {
+    URI url = s.url("url", "the PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1:5432/unbroken",
+        Set.of("postgresql", "postgres"));
+    if (url.getPath() == null || url.getPath().length() <= 1) {
+      throw s.invalid("url", "'" + url + "' names no database (add /dbname)");
+    }
+    var postgres = new UnbrokenConfig.Postgres(url.toString(), s.integer("poolSize", 8, 1, 1000));
+    s.rejectUnknownKeys();
+    return postgres;
+  }
+
+  private UnbrokenConfig.Node node(Section root) {
+    Section s = root.section("node").orElseGet(() -> emptySection("node"));
+    var node = new UnbrokenConfig.Node(
+        s.integer("datacenter", 0, 0, 31),
+        s.duration("maxClockBackward", Duration.ofSeconds(5)),
+        s.duration("workerLease", Duration.ofSeconds(10)),
+        s.duration("heartbeat", Duration.ofSeconds(2)),
+        s.duration("maxClockOffset", Duration.ofMillis(500)));
+    if (node.heartbeat().multipliedBy(2).compareTo(node.workerLease()) > 0) {
+      throw s.invalid("heartbeat", node.heartbeat().toMillis() + "ms must be at most half of node.workerLease ("
+          + node.workerLease().toMillis() + "ms) so one missed beat does not lose the lease");
+    }
+    s.rejectUnknownKeys();
+    return node;
+  }
+
+  private UnbrokenConfig.Cluster cluster(Section root) {
+    Section s = root.section("cluster").orElseGet(() -> emptySection("cluster"));
+    List<String> members = s.has("members") ? s.strings("members") : List.of("127.0.0.1");
+    var cluster = new UnbrokenConfig.Cluster(
+        s.bool("enabled", false), s.string("host", "127.0.0.1"), s.port("port", 5701), members);
+    s.rejectUnknownKeys();
+    return cluster;
+  }
+
+  private UnbrokenConfig.Demo demo(Section root, boolean embeddedDefault) {
+    Section s = root.section("demo").orElseGet(() -> emptySection("demo"));
+    var demo = new UnbrokenConfig.Demo(s.bool("enabled", embeddedDefault), s.port("port", 8081));
+    s.rejectUnknownKeys();
+    return demo;
+  }
+
+  private List<RouteConfig> routes(Section root, UnbrokenConfig.Demo demo) {
+    List<RouteConfig> routes = new ArrayList<>();
+    Set<String> prefixes = new HashSet<>();
+    for (Section s : root.sections("routes")) {
+      RouteConfig route = route(s);
+      if (!prefixes.add(route.prefix())) {
+        throw s.invalid("prefix", "'" + route.prefix() + "' is already the prefix of an earlier route");
+      }
+      routes.add(route);
+    }
+    if (routes.isEmpty() && demo.enabled()) {
+      routes.add(new RouteConfig("/", URI.create("http://127.0.0.1:" + demo.port()), Set.of(),
+          Duration.ofSeconds(30), ByteSizes.parse("10MiB"), EventsMode.SYNC, IdempotencyPolicy.DISABLED));
+    }
+    if (routes.isEmpty()) {
+      throw new ConfigException(root.origin(), "routes", "missing: at least one route (prefix and upstream) is needed");
+    }
+    return routes;
+  }
+
+  private RouteConfig route(Section s) {
+    String prefix = s.requiredString("prefix", "the path prefix this route serves, e.g. /api/payments");
+    if (!prefix.startsWith("/")) {
+      throw s.invalid("prefix", "'" + prefix + "' must start with /");
+    }
+    URI upstream = s.url("upstream",
+        "the URL requests matching " + prefix + " are forwarded to, e.g. http://127.0.0.1:8081", Set.of("http", "https"));
+    Set<String> methods = new LinkedHashSet<>();
+    for (String method : s.strings("methods")) {
+      String upper = method.toUpperCase(Locale.ROOT);
+      if (!METHODS.contains(upper)) {
+        throw s.invalid("methods", "'" + method + "' is not an HTTP method");
+      }
+      methods.add(upper);
+    }
+    Duration timeout = s.duration("timeout", Duration.ofSeconds(30));
+    if (timeout.isZero()) {
+      throw s.invalid("timeout", "must be more than 0");
+    }
+    var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
+        s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
+        s.section("idempotency").map(this::idempotency).orElse(IdempotencyPolicy.DISABLED));
+    s.rejectUnknownKeys();
+    return route;
+  }
+
+  private IdempotencyPolicy idempotency(Section s) {
+    IdempotencyPolicy defaults = IdempotencyPolicy.DISABLED;
+    String principal = s.string("principal", defaults.principal());
+    if (!PRINCIPAL.matcher(principal).matches()) {
+      throw s.invalid("principal", "'" + principal + "' is not one of none | authorization | header:<Header-Name>");
+    }
+    var policy = new IdempotencyPolicy(s.choice("mode", Mode.class, defaults.mode()),
+        s.duration("ttl", defaults.ttl()), s.choice("inflight", Inflight.class, defaults.inflight()), principal);
+    s.rejectUnknownKeys();
+    return policy;
+  }
+
+  private static String trimTrailingSlash(String prefix) {
+    return prefix.length() > 1 && prefix.endsWith("/") ? prefix.substring(0, prefix.length() - 1) : prefix;
+  }
+
+  private static Section emptySection(String name) {
+    return new Section(name, ConfigNode.Mapping.empty("built-in defaults"));
+  }
+}

@@ -1,0 +1,51 @@
+package io.unbroken.config;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The validated configuration of one node. Built once by {@link ConfigLoader}; every value in it
+ * has been checked, so the rest of the code never re-validates.
+ */
+public record UnbrokenConfig(
+    Listener server,
+    Admin admin,
+    Optional<Redis> redis,
+    Optional<Postgres> postgres,
+    Node node,
+    Cluster cluster,
+    Demo demo,
+    List<RouteConfig> routes) {
+
+  /** An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. */
+  public record Listener(String host, int port, int instances) {}
+
+  /** The admin listener; without a token only the health endpoints are served. */
+  public record Admin(String host, int port, Optional<String> token) {}
+
+  /** Redis; {@code keyPrefix} starts every key so several deployments (or test runs) can share one server. */
+  public record Redis(String url, String keyPrefix) {}
+
+  /** PostgreSQL, as {@code postgresql://user[:password]@host:port/database}. */
+  public record Postgres(String url, int poolSize) {}
+
+  /**
+   * Identity and clocks of this node: the Snowflake datacenter, how far the clock may step back
+   * before ids are refused, the worker-id lease and its heartbeat, and the largest clock offset
+   * accepted from a peer.
+   */
+  public record Node(int datacenter, Duration maxClockBackward, Duration workerLease, Duration heartbeat,
+      Duration maxClockOffset) {}
+
+  /** Hazelcast clustering: this member's address and the members to join (TCP/IP, no multicast). */
+  public record Cluster(boolean enabled, String host, int port, List<String> members) {}
+
+  /** The built-in demo upstream, served on 127.0.0.1 for the embedded default. */
+  public record Demo(boolean enabled, int port) {}
+
+  /** True when neither Redis nor PostgreSQL is configured: everything lives in this process. */
+  public boolean embedded() {
+    return redis.isEmpty() && postgres.isEmpty();
+  }
+}

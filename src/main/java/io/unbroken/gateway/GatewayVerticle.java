@@ -1,0 +1,107 @@
+package io.unbroken.gateway;
+
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.gateway.GatewayMetrics.Outcome;
+import io.unbroken.ids.SnowflakeIds;
+import io.unbroken.platform.RequestScope;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The client-facing listener: gives every request a Snowflake {@code X-Request-Id}, routes it by
+ * longest path prefix and hands it to a {@link ProxyExchange}. Deployed once per event loop; all
+ * instances share the port.
+ */
+public final class GatewayVerticle extends VerticleBase {
+
+  private final UnbrokenConfig.Listener listener;
+  private final List<RouteConfig> routes;
+  private final SnowflakeIds ids;
+  private final GatewayMetrics metrics;
+  private RouteTable routeTable;
+  private Upstreams upstreams;
+  private HttpServer server;
+
+  public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, SnowflakeIds ids,
+      GatewayMetrics metrics) {
+    this.listener = listener;
+    this.routes = routes;
+    this.ids = ids;
+    this.metrics = metrics;
+  }
+
+  @Override
+  public Future<?> start() {
+    routeTable = new RouteTable(routes);
+    upstreams = new Upstreams(vertx, routes);
+    server = vertx.createHttpServer(new HttpServerOptions()
+            .setHandle100ContinueAutomatically(false)
+            .setCompressionSupported(false)
+            .setTcpNoDelay(true))
+        .requestHandler(this::handle);
+    return server.listen(listener.port(), listener.host());
+  }
+
+  @Override
+  public Future<?> stop() {
+    // Graceful: stop accepting, let in-flight exchanges finish (bounded by the longest route timeout).
+    long grace = routes.stream().mapToLong(r -> r.timeout().toMillis()).max().orElse(0);
+    return server.shutdown(grace, TimeUnit.MILLISECONDS).eventually(upstreams::close);
+  }
+
+  private void handle(HttpServerRequest request) {
+    HttpServerResponse response = request.response();
+    long id = ids.nextId();
+    if (id == SnowflakeIds.UNAVAILABLE) {
+      reject(request, null, Problem.of("node-not-ready", "Node not ready", 503,
+          "This node cannot issue request ids: " + ids.unavailableReason(), null), Outcome.NOT_READY);
+      return;
+    }
+    String requestId = Long.toString(id);
+    RequestScope.bind(requestId);
+    response.putHeader(ForwardedHeaders.REQUEST_ID, requestId);
+    String path = request.path();
+    RouteConfig route = path == null ? null : routeTable.match(path);
+    if (route == null) {
+      reject(request, null, Problem.of("no-route", "No route", 404,
+          "No route serves " + request.method() + " " + path, requestId), Outcome.REJECTED);
+    } else if (!route.allows(request.method().name())) {
+      response.putHeader(HttpHeaders.ALLOW, String.join(", ", route.methods()));
+      reject(request, route, Problem.of("method-not-allowed", "Method not allowed", 405,
+          "The route " + route.prefix() + " does not accept " + request.method(), requestId), Outcome.REJECTED);
+    } else if (declaredLength(request) > route.maxBody()) {
+      reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
+    } else {
+      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics).run();
+    }
+  }
+
+  private void reject(HttpServerRequest request, RouteConfig route, Problem problem, Outcome outcome) {
+    if (declaredLength(request) != 0 || request.headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
+      // The body will not be read: close instead of leaving it in the connection.
+      request.response().putHeader(HttpHeaders.CONNECTION, "close");
+    }
+    problem.send(request.response());
+    metrics.request(route == null ? null : route.prefix(), problem.status(), outcome);
+  }
+
+  private static long declaredLength(HttpServerRequest request) {
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (length == null) {
+      return 0;
+    }
+    try {
+      return Long.parseLong(length.trim());
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+}

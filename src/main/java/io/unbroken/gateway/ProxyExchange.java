@@ -1,0 +1,176 @@
+package io.unbroken.gateway;
+
+import io.netty.channel.ConnectTimeoutException;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.gateway.GatewayMetrics.Outcome;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.RequestOptions;
+import java.net.ConnectException;
+import java.net.URI;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request forwarded to its upstream and the answer streamed back.
+ *
+ * <p>Bodies stream both ways with back-pressure, so memory does not grow with body size; answers
+ * up to {@link #AGGREGATE_LIMIT} bytes are read whole and written in one go, which is cheaper for
+ * the many small answers an API gateway sees. The route timeout and the client going away
+ * interrupt the exchange: the upstream request is reset (the upstream sees its connection
+ * closed), and a client still waiting gets a problem. Bodies are never ended on failure, so an
+ * upstream never mistakes a cut-off body for a complete one.
+ */
+final class ProxyExchange {
+
+  private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
+  private static final long AGGREGATE_LIMIT = 16 * 1024;
+
+  private final Vertx vertx;
+  private final HttpServerRequest request;
+  private final HttpServerResponse response;
+  private final RouteConfig route;
+  private final HttpClient client;
+  private final String requestId;
+  private final GatewayMetrics metrics;
+  private HttpClientRequest upstreamRequest;
+  private ProxyFailure interruption;
+  private long timerId = -1;
+  private long forwardedAt;
+
+  ProxyExchange(Vertx vertx, HttpServerRequest request, RouteConfig route, HttpClient client, String requestId,
+      GatewayMetrics metrics) {
+    this.vertx = vertx;
+    this.request = request;
+    this.response = request.response();
+    this.route = route;
+    this.client = client;
+    this.requestId = requestId;
+    this.metrics = metrics;
+  }
+
+  void run() {
+    request.pause();
+    timerId = vertx.setTimer(route.timeout().toMillis(), t -> interrupt(ProxyFailure.timeout(route.timeout().toMillis())));
+    response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
+    forwardedAt = System.nanoTime();
+    client.request(requestOptions())
+        .compose(this::forwardRequest)
+        .compose(this::relayResponse)
+        .onComplete(this::finish);
+  }
+
+  private RequestOptions requestOptions() {
+    URI upstream = route.upstream();
+    String basePath = upstream.getRawPath() == null || upstream.getRawPath().equals("/") ? "" : upstream.getRawPath();
+    String uri = request.uri();
+    if (!uri.startsWith("/")) {
+      // absolute-form request target: forward only its path and query
+      uri = request.query() == null ? request.path() : request.path() + "?" + request.query();
+    }
+    return new RequestOptions().setMethod(request.method()).setURI(basePath + uri)
+        .setHost(upstream.getHost()).setPort(Upstreams.port(upstream));
+  }
+
+  private Future<HttpClientResponse> forwardRequest(HttpClientRequest upstream) {
+    upstreamRequest = upstream;
+    if (interruption != null) {
+      upstream.reset(0, interruption);
+      return Future.failedFuture(interruption);
+    }
+    ForwardedHeaders.copy(request.headers(), upstream.headers());
+    ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
+    boolean fixedLength = request.headers().contains(HttpHeaders.CONTENT_LENGTH);
+    boolean chunked = !fixedLength && request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
+    if (!fixedLength && !chunked) {
+      upstream.end();
+    } else {
+      if (request.headers().contains(HttpHeaders.EXPECT)) {
+        response.writeContinue();
+      }
+      upstream.setChunked(chunked);
+      var body = chunked
+          ? new LimitedBody(request, route.maxBody(), () -> interrupt(ProxyFailure.bodyTooLarge(route.maxBody())))
+          : request;
+      body.pipe().endOnFailure(false).to(upstream).onFailure(failure -> upstream.reset(0, failure));
+    }
+    return upstream.response();
+  }
+
+  private Future<Void> relayResponse(HttpClientResponse upstream) {
+    if (interruption != null) {
+      return Future.failedFuture(interruption);
+    }
+    metrics.upstreamLatency(route.prefix(), System.nanoTime() - forwardedAt);
+    response.setStatusCode(upstream.statusCode()).setStatusMessage(upstream.statusMessage());
+    ForwardedHeaders.copy(upstream.headers(), response.headers());
+    String length = upstream.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (length != null && length.length() < 7 && Long.parseLong(length) <= AGGREGATE_LIMIT) {
+      return upstream.body().compose(response::end);
+    }
+    if (length == null && hasBody(upstream.statusCode())) {
+      response.setChunked(true);
+    }
+    return upstream.pipe().endOnFailure(false).to(response);
+  }
+
+  private boolean hasBody(int status) {
+    return status >= 200 && status != 204 && status != 304 && request.method() != HttpMethod.HEAD;
+  }
+
+  /** The route timeout fired, the client went away or the body grew too large. */
+  private void interrupt(ProxyFailure failure) {
+    if (interruption != null || response.ended()) {
+      return;
+    }
+    interruption = failure;
+    if (upstreamRequest != null) {
+      upstreamRequest.reset(0, failure);
+    }
+    if (failure.status() != 499 && !response.headWritten()) {
+      response.putHeader(HttpHeaders.CONNECTION, "close");
+      failure.toProblem(requestId).send(response);
+    }
+  }
+
+  private void finish(AsyncResult<Void> result) {
+    vertx.cancelTimer(timerId);
+    if (result.succeeded()) {
+      metrics.request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
+      return;
+    }
+    ProxyFailure failure = interruption != null ? interruption : classify(result.cause());
+    if (!response.headWritten() && !response.closed()) {
+      failure.toProblem(requestId).send(response);
+    } else if (!response.ended() && !response.closed()) {
+      response.reset(); // the answer was cut off mid-body; closing tells the client it is incomplete
+    }
+    log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
+    metrics.request(route.prefix(), failure.status(), outcome(failure));
+  }
+
+  private ProxyFailure classify(Throwable cause) {
+    if (cause instanceof ConnectException || cause instanceof ConnectTimeoutException) {
+      return ProxyFailure.unreachable(route.upstream().toString(), cause);
+    }
+    return new ProxyFailure("upstream-failed", "Upstream failed", 502,
+        "The upstream " + route.upstream() + " closed or reset the exchange: " + cause);
+  }
+
+  private static Outcome outcome(ProxyFailure failure) {
+    return switch (failure.status()) {
+      case 504 -> Outcome.TIMED_OUT;
+      case 499 -> Outcome.CLIENT_GONE;
+      case 413 -> Outcome.REJECTED;
+      default -> Outcome.UPSTREAM_FAILED;
+    };
+  }
+}

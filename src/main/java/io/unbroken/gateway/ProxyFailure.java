@@ -1,0 +1,44 @@
+package io.unbroken.gateway;
+
+/** Why a request could not be proxied, with the problem the client is answered with. */
+final class ProxyFailure extends RuntimeException {
+
+  private final String slug;
+  private final String title;
+  private final int status;
+
+  ProxyFailure(String slug, String title, int status, String detail) {
+    super(detail, null, false, false);
+    this.slug = slug;
+    this.title = title;
+    this.status = status;
+  }
+
+  static ProxyFailure bodyTooLarge(long limit) {
+    return new ProxyFailure("body-too-large", "Request body too large", 413,
+        "The request body is larger than this route's limit of " + limit + " bytes");
+  }
+
+  static ProxyFailure timeout(long millis) {
+    return new ProxyFailure("upstream-timeout", "Upstream timed out", 504,
+        "The upstream did not answer within this route's timeout of " + millis + " ms");
+  }
+
+  static ProxyFailure clientGone() {
+    return new ProxyFailure("client-closed", "Client closed the connection", 499,
+        "The client went away before the answer was sent");
+  }
+
+  static ProxyFailure unreachable(String upstream, Throwable cause) {
+    return new ProxyFailure("upstream-unreachable", "Upstream unreachable", 502,
+        "Could not forward to " + upstream + ": " + cause.getMessage());
+  }
+
+  Problem toProblem(String requestId) {
+    return Problem.of(slug, title, status, getMessage(), requestId);
+  }
+
+  int status() {
+    return status;
+  }
+}

@@ -1,0 +1,68 @@
+package io.unbroken.gateway;
+
+import io.unbroken.config.RouteConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One pooled keep-alive HTTP client per upstream origin, owned by one gateway verticle so its
+ * connections stay on that verticle's event loop. Routes to the same origin share the pool.
+ */
+final class Upstreams {
+
+  private static final int MAX_CONNECTIONS_PER_ORIGIN = 256;
+
+  private final Map<RouteConfig, HttpClient> byRoute = new IdentityHashMap<>();
+  private final List<HttpClientAgent> clients = new ArrayList<>();
+
+  Upstreams(Vertx vertx, List<RouteConfig> routes) {
+    Map<String, HttpClientAgent> byOrigin = new HashMap<>();
+    for (RouteConfig route : routes) {
+      URI upstream = route.upstream();
+      String origin = upstream.getScheme() + "://" + upstream.getHost() + ":" + port(upstream);
+      HttpClientAgent client = byOrigin.computeIfAbsent(origin, o -> {
+        HttpClientAgent created = vertx.createHttpClient(options(upstream, route),
+            new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS_PER_ORIGIN));
+        clients.add(created);
+        return created;
+      });
+      byRoute.put(route, client);
+    }
+  }
+
+  HttpClient forRoute(RouteConfig route) {
+    return byRoute.get(route);
+  }
+
+  Future<Void> close() {
+    return Future.all(clients.stream().map(HttpClientAgent::close).toList()).mapEmpty();
+  }
+
+  static int port(URI upstream) {
+    if (upstream.getPort() > 0) {
+      return upstream.getPort();
+    }
+    return "https".equals(upstream.getScheme()) ? 443 : 80;
+  }
+
+  private static HttpClientOptions options(URI upstream, RouteConfig route) {
+    return new HttpClientOptions()
+        .setDefaultHost(upstream.getHost())
+        .setDefaultPort(port(upstream))
+        .setSsl("https".equals(upstream.getScheme()))
+        .setKeepAlive(true)
+        .setPipelining(false)
+        .setDecompressionSupported(false)
+        .setConnectTimeout((int) Math.min(route.timeout().toMillis(), 10_000));
+  }
+}

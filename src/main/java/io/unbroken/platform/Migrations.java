@@ -1,0 +1,44 @@
+package io.unbroken.platform;
+
+import io.unbroken.config.UnbrokenConfig;
+import io.vertx.pgclient.PgConnectOptions;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.output.MigrateResult;
+
+/**
+ * Brings the PostgreSQL schema to the version this build expects, with Flyway's versioned
+ * migrations under {@code db/migration}. Blocking (JDBC): run once at start, before any verticle
+ * is deployed, never on an event loop.
+ */
+public final class Migrations {
+
+  private Migrations() {}
+
+  public static MigrateResult apply(UnbrokenConfig.Postgres config) {
+    PgConnectOptions options = PostgresConnector.connectOptions(config);
+    String jdbcUrl = "jdbc:postgresql://" + options.getHost() + ":" + options.getPort() + "/" + options.getDatabase()
+        + "?connectTimeout=5";
+    try {
+      return Flyway.configure()
+          .dataSource(jdbcUrl, options.getUser(), options.getPassword())
+          .locations("classpath:db/migration")
+          .load()
+          .migrate();
+    } catch (FlywayException e) {
+      throw new StartupFailure("postgres.url: cannot migrate " + redact(config.url()) + ": " + rootMessage(e));
+    }
+  }
+
+  private static String redact(String url) {
+    return url.replaceAll("://([^:@/]+):[^@/]*@", "://$1:***@");
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    return root.getMessage() == null ? root.toString() : root.getMessage().lines().findFirst().orElse("");
+  }
+}

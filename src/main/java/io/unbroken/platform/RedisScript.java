@@ -1,0 +1,45 @@
+package io.unbroken.platform;
+
+import com.google.common.hash.Hashing;
+import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/**
+ * A Lua script run atomically by Redis. Sent by digest ({@code EVALSHA}); the full text goes only
+ * when the server does not know it yet (after a restart or a {@code SCRIPT FLUSH}).
+ */
+public final class RedisScript {
+
+  private final String source;
+  private final String sha1;
+
+  public RedisScript(String source) {
+    this.source = source;
+    this.sha1 = Hashing.sha1().hashString(source, StandardCharsets.UTF_8).toString();
+  }
+
+  public Future<Response> run(Redis redis, List<String> keys, List<String> args) {
+    return redis.send(request(Command.EVALSHA, sha1, keys, args))
+        .recover(failure -> isUnknownScript(failure)
+            ? redis.send(request(Command.EVAL, source, keys, args))
+            : Future.failedFuture(failure));
+  }
+
+  private static Request request(Command command, String script, List<String> keys, List<String> args) {
+    Request request = Request.cmd(command).arg(script).arg(keys.size());
+    keys.forEach(request::arg);
+    args.forEach(request::arg);
+    return request;
+  }
+
+  // NOSCRIPT is the error code Redis puts first in the reply, not free text.
+  private static boolean isUnknownScript(Throwable failure) {
+    String message = failure.getMessage();
+    return message != null && message.startsWith("NOSCRIPT");
+  }
+}

@@ -1,0 +1,9 @@
+package io.unbroken.platform;
+
+/** The node cannot start; the message is the one line an operator needs (which key or address, and why). */
+public final class StartupFailure extends RuntimeException {
+
+  public StartupFailure(String message) {
+    super(message, null, false, false);
+  }
+}
