@@ -16,13 +16,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** The command line: starts one node and keeps it running until the process is told to stop. */
-@Command(name = "unbroken", mixinStandardHelpOptions = true, version = "unbroken 0.1.0",
+@Command(name = "unbroken", mixinStandardHelpOptions = true, version = "unbroken 0.1.0", usageHelpWidth = 110,
     description = {
         "A resilience gateway: makes retries, crashes and partitions harmless for the HTTP services behind it.",
         "Without --config it runs the embedded default: no Redis or PostgreSQL, nothing survives a restart,"
             + " and a demo upstream behind http://127.0.0.1:8080/."},
     footer = {"", "Precedence: built-in defaults < --config file < UNBROKEN_* environment < flags.",
-        "Exit codes: 0 stopped cleanly, 1 could not start (store unreachable, port taken), 2 bad configuration."})
+        "Exit codes at start: 1 could not start (store unreachable, port taken), 2 bad configuration.",
+        "A running node stops cleanly on SIGTERM: it stops accepting, finishes in-flight requests, gives back its worker id."})
 public final class Unbroken implements Callable<Integer> {
 
   static final int CANNOT_START = 1;

@@ -173,6 +173,10 @@ public final class UnbrokenNode {
       log.warn("Embedded mode: idempotency records, events and leases live in this process only; "
           + "nothing survives a restart. Configure redis: and postgres: for production.");
     }
+    if (config.admin().token().isEmpty()) {
+      log.warn("No admin token (admin.token / UNBROKEN_ADMIN_TOKEN): /metrics and the admin API are open to anyone "
+          + "who reaches {}:{}", config.admin().host(), config.admin().port());
+    }
     if (config.demo().enabled()) {
       log.info("Demo upstream on http://127.0.0.1:{}/ - try: curl -i http://127.0.0.1:{}/demo",
           config.demo().port(), config.server().port());

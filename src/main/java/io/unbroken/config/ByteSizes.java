@@ -22,6 +22,10 @@ public final class ByteSizes {
       throw new IllegalArgumentException(
           "'" + text + "' is not a size: write a whole number and a unit B, KiB, MiB, GiB, KB, MB or GB (e.g. 1MiB)");
     }
-    return Math.multiplyExact(Long.parseLong(m.group(1)), UNITS.get(m.group(2)));
+    try {
+      return Math.multiplyExact(Long.parseLong(m.group(1)), UNITS.get(m.group(2)));
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException("'" + text + "' is too large: at most " + Long.MAX_VALUE + "B");
+    }
   }
 }

@@ -76,17 +76,15 @@ public final class ConfigLoader {
 
   private UnbrokenConfig bind(Section root, boolean embeddedDefault) {
     UnbrokenConfig.Listener server = listener(root);
-    UnbrokenConfig.Admin admin = admin(root);
+    UnbrokenConfig.Admin admin = admin(root, server);
     Optional<UnbrokenConfig.Redis> redis = root.section("redis").map(this::redis);
     Optional<UnbrokenConfig.Postgres> postgres = root.section("postgres").map(this::postgres);
     UnbrokenConfig.Node node = node(root);
     UnbrokenConfig.Cluster cluster = cluster(root);
-    UnbrokenConfig.Demo demo = demo(root, embeddedDefault);
+    UnbrokenConfig.Demo demo = demo(root, embeddedDefault, server, admin);
+    root.has("routes");
+    root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
-    root.rejectUnknownKeys();
-    if (server.port() != 0 && server.port() == admin.port()) {
-      throw new ConfigException(root.origin(), "admin.port", "is the same as server.port (" + server.port() + ")");
-    }
     return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes);
   }
 
@@ -99,15 +97,19 @@ public final class ConfigLoader {
     return listener;
   }
 
-  private UnbrokenConfig.Admin admin(Section root) {
+  private UnbrokenConfig.Admin admin(Section root, UnbrokenConfig.Listener server) {
     Section s = root.section("admin").orElseGet(() -> emptySection("admin"));
     var admin = new UnbrokenConfig.Admin(s.string("host", "0.0.0.0"), s.port("port", 9090), s.optionalString("token"));
     s.rejectUnknownKeys();
+    if (server.port() != 0 && server.port() == admin.port()) {
+      throw s.invalid("port",
+          "is " + admin.port() + ", the same as server.port; the two listeners need different ports");
+    }
     return admin;
   }
 
   private UnbrokenConfig.Redis redis(Section s) {
-    URI url = s.url("url", "the Redis URL, e.g. redis://127.0.0.1:6379", Set.of("redis", "rediss"));
+    URI url = s.url("url", "the Redis URL, e.g. redis://127.0.0.1:6379", List.of("redis", "rediss"));
     var redis = new UnbrokenConfig.Redis(url.toString(), s.string("keyPrefix", "unbroken"));
     s.rejectUnknownKeys();
     return redis;
@@ -115,7 +117,7 @@ public final class ConfigLoader {
 
   private UnbrokenConfig.Postgres postgres(Section s) {
     URI url = s.url("url", "the PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1:5432/unbroken",
-        Set.of("postgresql", "postgres"));
+        List.of("postgresql", "postgres"));
     if (url.getPath() == null || url.getPath().length() <= 1) {
       throw s.invalid("url", "'" + url + "' names no database (add /dbname)");
     }
@@ -132,11 +134,17 @@ public final class ConfigLoader {
         s.duration("workerLease", Duration.ofSeconds(10)),
         s.duration("heartbeat", Duration.ofSeconds(2)),
         s.duration("maxClockOffset", Duration.ofMillis(500)));
+    s.rejectUnknownKeys(); // before the checks between keys, so a misspelt workerLease: is named as what it is
+    if (node.workerLease().isZero()) {
+      throw s.invalid("workerLease", "must be more than 0");
+    }
+    if (node.heartbeat().isZero()) {
+      throw s.invalid("heartbeat", "must be more than 0");
+    }
     if (node.heartbeat().multipliedBy(2).compareTo(node.workerLease()) > 0) {
       throw s.invalid("heartbeat", node.heartbeat().toMillis() + "ms must be at most half of node.workerLease ("
           + node.workerLease().toMillis() + "ms) so one missed beat does not lose the lease");
     }
-    s.rejectUnknownKeys();
     return node;
   }
 
@@ -149,9 +157,14 @@ public final class ConfigLoader {
     return cluster;
   }
 
-  private UnbrokenConfig.Demo demo(Section root, boolean embeddedDefault) {
+  private UnbrokenConfig.Demo demo(Section root, boolean embeddedDefault, UnbrokenConfig.Listener server,
+      UnbrokenConfig.Admin admin) {
     Section s = root.section("demo").orElseGet(() -> emptySection("demo"));
     var demo = new UnbrokenConfig.Demo(s.bool("enabled", embeddedDefault), s.port("port", 8081));
+    if (demo.enabled() && (demo.port() == 0 || demo.port() == server.port() || demo.port() == admin.port())) {
+      throw s.invalid("port", "is " + demo.port() + "; the demo upstream needs a port of its own, other than "
+          + "server.port (" + server.port() + ") and admin.port (" + admin.port() + ")");
+    }
     s.rejectUnknownKeys();
     return demo;
   }
@@ -182,7 +195,8 @@ public final class ConfigLoader {
       throw s.invalid("prefix", "'" + prefix + "' must start with /");
     }
     URI upstream = s.url("upstream",
-        "the URL requests matching " + prefix + " are forwarded to, e.g. http://127.0.0.1:8081", Set.of("http", "https"));
+        "the URL requests matching " + prefix + " are forwarded to, e.g. http://127.0.0.1:8081",
+        List.of("http", "https"));
     Set<String> methods = new LinkedHashSet<>();
     for (String method : s.strings("methods")) {
       String upper = method.toUpperCase(Locale.ROOT);

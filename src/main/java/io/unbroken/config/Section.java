@@ -135,7 +135,7 @@ final class Section {
     });
   }
 
-  URI url(String name, String meaning, Set<String> schemes) {
+  URI url(String name, String meaning, List<String> schemes) {
     String text = requiredString(name, meaning);
     return parse(name, null, value -> {
       URI uri;
@@ -145,7 +145,8 @@ final class Section {
         throw new IllegalArgumentException("'" + value + "' is not a URL");
       }
       if (uri.getScheme() == null || !schemes.contains(uri.getScheme()) || uri.getHost() == null) {
-        throw new IllegalArgumentException("'" + value + "' is not a " + String.join(" or ", schemes) + " URL with a host");
+        throw new IllegalArgumentException(
+            "'" + value + "' must be a URL with scheme " + String.join(" or ", schemes) + " and a host");
       }
       return uri;
     });

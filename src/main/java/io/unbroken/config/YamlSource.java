@@ -3,7 +3,9 @@ package io.unbroken.config;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,27 +51,51 @@ final class YamlSource {
       if (!(document instanceof MappingNode)) {
         throw new ConfigException(origin(document) + ": the file must be a mapping of sections (server:, routes:, ...)");
       }
-      return (ConfigNode.Mapping) convert(document, "");
+      return (ConfigNode.Mapping) convert(document, "", origin(document));
     } catch (MarkedYAMLException e) {
       int line = e.getProblemMark() == null ? 1 : e.getProblemMark().getLine() + 1;
-      throw new ConfigException(fileName + ":" + line + ": not valid YAML: " + e.getProblem());
+      throw new ConfigException(
+          fileName + ":" + line + ": not valid YAML: " + e.getProblem() + hint(file, line));
     } catch (YAMLException e) {
       throw new ConfigException(fileName + ": not valid YAML: " + e.getMessage());
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(fileName + ": no such file");
+    } catch (AccessDeniedException e) {
+      throw new ConfigException(fileName + ": cannot be read: permission denied");
     } catch (IOException e) {
       throw new ConfigException(fileName + ": cannot be read: " + e.getMessage());
     }
   }
 
-  private ConfigNode convert(Node node, String path) {
+  /**
+   * A ${NAME} written bare inside { } or [ ] is the likeliest slip (the braces end a bare value
+   * there, and the parser's own words do not say so), so such a line gets a hint.
+   */
+  private static String hint(Path file, int line) {
+    try {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      return line <= lines.size() && lines.get(line - 1).contains("${")
+          ? " (inside { } or [ ], write a ${NAME} value in quotes: \"${NAME}\")"
+          : "";
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /**
+   * @param origin where the value is said to be: for a section or list under a key, the key's line
+   *     (a block value starts on the line below its key, which is not where a reader looks)
+   */
+  private ConfigNode convert(Node node, String path, String origin) {
     if (node instanceof ScalarNode scalar) {
       return new ConfigNode.Scalar(interpolate(scalar.getValue()), origin(node));
     }
     if (node instanceof SequenceNode sequence) {
       List<ConfigNode> items = new ArrayList<>();
       for (Node item : sequence.getValue()) {
-        items.add(convert(item, path + "[" + items.size() + "]"));
+        items.add(convert(item, path + "[" + items.size() + "]", origin(item)));
       }
-      return new ConfigNode.Sequence(items, origin(node));
+      return new ConfigNode.Sequence(items, origin);
     }
     MappingNode mapping = (MappingNode) node;
     Map<String, ConfigNode> entries = new LinkedHashMap<>();
@@ -82,9 +108,9 @@ final class YamlSource {
       if (entries.containsKey(key)) {
         throw new ConfigException(origin(keyNode), keyPath, "appears twice in the same section");
       }
-      entries.put(key, convert(tuple.getValueNode(), keyPath));
+      entries.put(key, convert(tuple.getValueNode(), keyPath, origin(keyNode)));
     }
-    return new ConfigNode.Mapping(entries, origin(node));
+    return new ConfigNode.Mapping(entries, origin);
   }
 
   private String interpolate(String text) {

@@ -86,8 +86,7 @@ public final class GatewayVerticle extends VerticleBase {
 
   private void reject(HttpServerRequest request, RouteConfig route, Problem problem, Outcome outcome) {
     if (declaredLength(request) != 0 || request.headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
-      // The body will not be read: close instead of leaving it in the connection.
-      request.response().putHeader(HttpHeaders.CONNECTION, "close");
+      UnreadBody.discardThenClose(vertx, request);
     }
     problem.send(request.response());
     metrics.request(route == null ? null : route.prefix(), problem.status(), outcome);

@@ -45,6 +45,8 @@ final class ProxyExchange {
   private ProxyFailure interruption;
   private long timerId = -1;
   private long forwardedAt;
+  private boolean hasBody;
+  private boolean chunkedBody;
 
   ProxyExchange(Vertx vertx, HttpServerRequest request, RouteConfig route, HttpClient client, String requestId,
       GatewayMetrics metrics) {
@@ -58,7 +60,14 @@ final class ProxyExchange {
   }
 
   void run() {
-    request.pause();
+    String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+    chunkedBody = length == null && request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
+    hasBody = chunkedBody || (length != null && !length.equals("0"));
+    if (hasBody) {
+      // Hold the body until the upstream request exists. A request without a body is not paused:
+      // its end must reach the server so the connection can serve the client's next request.
+      request.pause();
+    }
     timerId = vertx.setTimer(route.timeout().toMillis(), t -> interrupt(ProxyFailure.timeout(route.timeout().toMillis())));
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     forwardedAt = System.nanoTime();
@@ -88,16 +97,14 @@ final class ProxyExchange {
     }
     ForwardedHeaders.copy(request.headers(), upstream.headers());
     ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
-    boolean fixedLength = request.headers().contains(HttpHeaders.CONTENT_LENGTH);
-    boolean chunked = !fixedLength && request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
-    if (!fixedLength && !chunked) {
+    if (!hasBody) {
       upstream.end();
     } else {
       if (request.headers().contains(HttpHeaders.EXPECT)) {
         response.writeContinue();
       }
-      upstream.setChunked(chunked);
-      var body = chunked
+      upstream.setChunked(chunkedBody);
+      var body = chunkedBody
           ? new LimitedBody(request, route.maxBody(), () -> interrupt(ProxyFailure.bodyTooLarge(route.maxBody())))
           : request;
       body.pipe().endOnFailure(false).to(upstream).onFailure(failure -> upstream.reset(0, failure));
@@ -136,7 +143,9 @@ final class ProxyExchange {
       upstreamRequest.reset(0, failure);
     }
     if (failure.status() != 499 && !response.headWritten()) {
-      response.putHeader(HttpHeaders.CONNECTION, "close");
+      if (hasBody) {
+        UnreadBody.discardThenClose(vertx, request);
+      }
       failure.toProblem(requestId).send(response);
     }
   }

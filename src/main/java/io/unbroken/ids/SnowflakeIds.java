@@ -81,12 +81,14 @@ public final class SnowflakeIds {
       long next;
       if (now > previousTime) {
         next = now << SEQUENCE_BITS;
-      } else if (previousTime - now > maxBackwardMillis) {
-        refused.increment();
-        return UNAVAILABLE;
       } else {
-        // Same millisecond or the clock stepped back: continue from the last timestamp.
+        // Same millisecond or the clock stepped back: continue from the last timestamp. The bound
+        // is checked on the id about to be issued, whose sequence may carry into the next millisecond.
         next = previous + 1;
+        if ((next >>> SEQUENCE_BITS) - now > maxBackwardMillis) {
+          refused.increment();
+          return UNAVAILABLE;
+        }
       }
       if (last.compareAndSet(previous, next)) {
         return (next >>> SEQUENCE_BITS) << TIMESTAMP_SHIFT | datacenterBits | worker | (next & SEQUENCE_MASK);
@@ -103,11 +105,19 @@ public final class SnowflakeIds {
     if (nowMillis >= leaseValidUntil) {
       return "the worker-id lease has not been renewed in time";
     }
-    long lead = (last.get() >>> SEQUENCE_BITS) - (nowMillis - EPOCH_MILLIS);
+    long lead = ((last.get() + 1) >>> SEQUENCE_BITS) - (nowMillis - EPOCH_MILLIS);
     if (lead > maxBackwardMillis) {
       return "the clock stepped back " + lead + " ms, more than the allowed " + maxBackwardMillis + " ms";
     }
     return null;
+  }
+
+  /**
+   * The wall-clock millisecond of the last id issued; it may be ahead of the clock after a step
+   * back. A worker id must not pass to another node before the clock has gone past it.
+   */
+  public long lastIssuedMillis() {
+    return (last.get() >>> SEQUENCE_BITS) + EPOCH_MILLIS;
   }
 
   /** How many times an id was asked for and refused. */

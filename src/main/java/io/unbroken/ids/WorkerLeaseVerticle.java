@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +49,15 @@ public final class WorkerLeaseVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(timerId);
     ids.dropWorker();
-    return workerId < 0 ? Future.succeededFuture() : store.release(datacenter, workerId, owner);
+    if (workerId < 0) {
+      return Future.succeededFuture();
+    }
+    // Ids borrowed from the future (after a clock step back) must not be issued again by the next
+    // holder of this worker id: hand it back only once the clock has passed the last one.
+    long lead = ids.lastIssuedMillis() - clock.millis();
+    Future<Void> clockPassed = lead < 0 ? Future.succeededFuture()
+        : vertx.timer(lead + 1, TimeUnit.MILLISECONDS).mapEmpty();
+    return clockPassed.compose(v -> store.release(datacenter, workerId, owner));
   }
 
   /** The worker id held now, or -1. */
@@ -62,7 +71,9 @@ public final class WorkerLeaseVerticle extends VerticleBase {
     }
     beating = true;
     Future<?> round = workerId < 0 ? acquire() : renew();
-    round.onComplete(done -> beating = false);
+    // A store that never answers (a request lost with its connection) must not stop every later
+    // beat. A late answer is still safe to apply: its deadline counts from when it was sent.
+    round.timeout(heartbeat.toMillis(), TimeUnit.MILLISECONDS).onComplete(done -> beating = false);
   }
 
   private Future<Integer> acquire() {

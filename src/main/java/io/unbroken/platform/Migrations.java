@@ -26,12 +26,9 @@ public final class Migrations {
           .load()
           .migrate();
     } catch (FlywayException e) {
-      throw new StartupFailure("postgres.url: cannot migrate " + redact(config.url()) + ": " + rootMessage(e));
+      throw new StartupFailure(
+          "postgres.url: cannot migrate " + StartupFailure.redact(config.url()) + ": " + rootMessage(e));
     }
-  }
-
-  private static String redact(String url) {
-    return url.replaceAll("://([^:@/]+):[^@/]*@", "://$1:***@");
   }
 
   private static String rootMessage(Throwable e) {

@@ -28,6 +28,7 @@ public final class RedisConnector {
   /** Pings, failing with a {@link StartupFailure} that names the key and address. */
   public static Future<Void> checkReachable(Redis redis, UnbrokenConfig.Redis config) {
     return ping(redis).recover(failure -> Future.failedFuture(
-        new StartupFailure("redis.url: cannot reach " + config.url() + ": " + failure.getMessage())));
+        new StartupFailure(
+            "redis.url: cannot reach " + StartupFailure.redact(config.url()) + ": " + failure.getMessage())));
   }
 }

@@ -6,4 +6,9 @@ public final class StartupFailure extends RuntimeException {
   public StartupFailure(String message) {
     super(message, null, false, false);
   }
+
+  /** The URL with its password, if any, replaced by {@code ***}: these messages go to stderr and logs. */
+  public static String redact(String url) {
+    return url.replaceAll("://([^:@/]*):[^@/]*@", "://$1:***@");
+  }
 }

@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+# Unbroken passthrough benchmark: one machine, one run, three ways to the same upstream.
+#
+# What it measures
+#   A tiny, fast upstream (its own nginx process answering "hello from upstream") is reached
+#     direct     wrk -> upstream                         (the baseline: no hop at all)
+#     nginx      wrk -> nginx reverse proxy -> upstream  (the yardstick: a well-tuned hop)
+#     unbroken   wrk -> Unbroken -> upstream             (every feature off: events, idempotency)
+#   For each run it records requests/s, p50 and p99 latency (from wrk --latency) and the CPU time
+#   the proxy spent per request (utime+stime from /proc/<pid>/stat, divided by the number of
+#   requests wrk completed). For the direct run the CPU column is the upstream's own cost.
+#
+# Procedure
+#   Warm Unbroken's JIT (WARMUP s), warm nginx briefly, then PAIRS alternating pairs: each pair runs
+#   the direct baseline, then nginx and Unbroken back to back, swapping which goes first every
+#   pair so that drift on the machine (thermal, noisy neighbours) does not favour one side.
+#   Each run is DURATION s of `wrk -t2 -c$CONNS --latency`. wrk shares the cores with the
+#   servers, so absolute numbers are lower than on a dedicated load generator; the ratios,
+#   measured in the same run on the same machine, are what to compare.
+#
+# How to read the output
+#   One table per pair, then medians over the pairs. The ratios are medians of per-pair ratios:
+#     unbroken/nginx req/s    1.00 = as fast as nginx; higher is better
+#     unbroken/nginx p99      1.00 = same tail latency; lower is better
+#     unbroken/nginx CPU/req  1.00 = same CPU per request; lower is better
+#     unbroken/direct req/s   what share of the hop-less throughput survives the hop
+#   Load averages and nproc are printed at start and end: a high load means another process
+#   was competing and the run should be repeated.
+#
+# Usage
+#   loadtest/bench.sh                                  # full run (~30 s warm-up + 5 pairs x 30 s)
+#   WARMUP=5 DURATION=3 PAIRS=1 loadtest/bench.sh      # quick smoke run
+#   SKIP_UNBROKEN=1 loadtest/bench.sh                  # direct and nginx only (no jar needed)
+#
+# Environment (defaults in brackets)
+#   WARMUP [30]  NGINX_WARMUP [5]  DURATION [10]  PAIRS [5]  CONNS [50]  THREADS [2]
+#   NGINX_WORKERS [1]  UPSTREAM_PORT [18081]  NGINX_PORT [18082]  UNBROKEN_PORT [18080]
+#   ADMIN_PORT [19090]  UNBROKEN_JAR [target/unbroken.jar]  JAVA [java]
+#   SKIP_UNBROKEN [0]  KEEP_TMP [0] (keep configs, logs and raw wrk output)
+#
+# All traffic goes to 127.0.0.1, every run is bounded in time, and every process the script
+# starts is stopped on exit (normal end, error or Ctrl-C).
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+WARMUP=${WARMUP:-30}
+NGINX_WARMUP=${NGINX_WARMUP:-5}
+DURATION=${DURATION:-10}
+PAIRS=${PAIRS:-5}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-2}
+# One nginx worker: nginx is then measured as the single-core event loop it is, while its
+# CPU per request (the fairest measure, independent of worker count) is reported as well.
+# With `auto` (2 workers here) nginx, its upstream and wrk fight over the same 2 cores. Measured
+# once on this 2-core machine (3 pairs of 10 s, 50 connections, medians):
+#   1 worker:  ~69k req/s, p99 2.7 ms, 12.6 us CPU/req   (direct ~99k req/s)
+#   auto (2):  ~70k req/s, p99 3.0 ms, 13.1 us CPU/req   (direct ~94k req/s)
+# Throughput is the same within noise, tail and CPU are slightly better with 1, so 1 it is.
+# Set NGINX_WORKERS=auto to compare on another machine.
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+UPSTREAM_PORT=${UPSTREAM_PORT:-18081}
+NGINX_PORT=${NGINX_PORT:-18082}
+UNBROKEN_PORT=${UNBROKEN_PORT:-18080}
+ADMIN_PORT=${ADMIN_PORT:-19090}
+UNBROKEN_JAR=${UNBROKEN_JAR:-$ROOT_DIR/target/unbroken.jar}
+JAVA=${JAVA:-java}
+SKIP_UNBROKEN=${SKIP_UNBROKEN:-0}
+KEEP_TMP=${KEEP_TMP:-0}
+
+UPSTREAM_BODY="hello from upstream"
+CLK_TCK=""
+NGINX_BIN=""
+WORK_DIR=""
+UPSTREAM_PID=""
+PROXY_PID=""
+JAVA_PID=""
+POLICY_RC_CREATED=""
+RESULTS=""
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+machine_load() {
+  printf '%s: nproc=%s, %s\n' "$1" "$(nproc)" "$(uptime | sed 's/.*\(load average\)/\1/')"
+}
+
+# Warns when the 1-minute load average already exceeds half the cores before we start.
+warn_if_busy() {
+  local load1
+  read -r load1 _ </proc/loadavg
+  if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    log "warning: load average $load1 on $(nproc) cores before the run: another process is busy, results will be noisy"
+  fi
+}
+
+# Reads numbers, one per line, prints their median (or n/a when there are none).
+median() {
+  sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) { print "n/a"; exit }
+          if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Prints $1 with printf format $2 unless it is n/a.
+# shellcheck disable=SC2059 # the format is the argument
+fmt() { if [[ $1 == n/a ]]; then printf '%s' n/a; else printf "$2" "$1"; fi; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+# tools
+
+install_tools() {
+  NGINX_BIN=$(command -v nginx || true)
+  [[ -z $NGINX_BIN && -x /usr/sbin/nginx ]] && NGINX_BIN=/usr/sbin/nginx
+  if command -v wrk >/dev/null && [[ -n $NGINX_BIN ]]; then return 0; fi
+
+  [[ $(id -u) == 0 ]] || die "wrk and nginx are needed: sudo apt-get install -y wrk nginx"
+  # Keep the package's postinst from starting the system nginx service: we run our own.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    POLICY_RC_CREATED=1
+  fi
+  log "installing wrk and nginx (Debian packages)"
+  apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk nginx >&2
+  if [[ -n $POLICY_RC_CREATED ]]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=""; fi
+
+  NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+  [[ -x $NGINX_BIN ]] || die "nginx not found after install"
+  command -v wrk >/dev/null || die "wrk not found after install"
+}
+
+check_jar() {
+  [[ $SKIP_UNBROKEN == 1 ]] && return 0
+  if [[ ! -f $UNBROKEN_JAR ]]; then
+    log "Unbroken jar not found: $UNBROKEN_JAR"
+    log "build it first:  mvn -B -q package -DskipTests   (or set UNBROKEN_JAR, or SKIP_UNBROKEN=1)"
+    exit 2
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+# Common top of both nginx configs: everything lives under $WORK_DIR/<name>.
+nginx_common() { # name workers
+  local dir=$WORK_DIR/$1
+  cat <<EOF
+worker_processes $2;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+EOF
+}
+
+nginx_temp_paths() { # name
+  local dir=$WORK_DIR/$1
+  cat <<EOF
+  client_body_temp_path $dir/body;
+  proxy_temp_path       $dir/proxy;
+  fastcgi_temp_path     $dir/fastcgi;
+  uwsgi_temp_path       $dir/uwsgi;
+  scgi_temp_path        $dir/scgi;
+EOF
+}
+
+write_upstream_conf() {
+  mkdir -p "$WORK_DIR/upstream"
+  {
+    nginx_common upstream 1
+    cat <<EOF
+http {
+$(nginx_temp_paths upstream)
+  access_log off;
+  keepalive_timeout 75s;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT backlog=4096;
+    location / {
+      default_type text/plain;
+      return 200 "$UPSTREAM_BODY\n";
+    }
+  }
+}
+EOF
+  } >"$WORK_DIR/upstream/nginx.conf"
+}
+
+write_proxy_conf() {
+  mkdir -p "$WORK_DIR/proxy"
+  {
+    nginx_common proxy "$NGINX_WORKERS"
+    cat <<EOF
+http {
+$(nginx_temp_paths proxy)
+  access_log off;
+  keepalive_timeout 75s;
+  keepalive_requests 10000000;
+  upstream backend {
+    server 127.0.0.1:$UPSTREAM_PORT;
+    keepalive 64;
+    keepalive_requests 10000000;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT backlog=4096;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } >"$WORK_DIR/proxy/nginx.conf"
+}
+
+write_unbroken_conf() {
+  cat >"$WORK_DIR/unbroken.yaml" <<EOF
+server:   { host: 127.0.0.1, port: $UNBROKEN_PORT }
+admin:    { host: 127.0.0.1, port: $ADMIN_PORT }
+routes:
+  - prefix: /
+    upstream: http://127.0.0.1:$UPSTREAM_PORT
+    timeout: 30s
+    events: off
+    idempotency: { mode: off }
+EOF
+}
+
+start_nginx() { # name; sets STARTED_PID (not a subshell, so the pid stays our child)
+  local name=$1
+  "$NGINX_BIN" -p "$WORK_DIR/$name" -c "$WORK_DIR/$name/nginx.conf" -e "$WORK_DIR/$name/error.log" \
+    >>"$WORK_DIR/$name/stdout.log" 2>&1 &
+  STARTED_PID=$!
+}
+
+# Polls url until it answers 2xx with a body containing $2 (empty: any body), at most $3 s.
+wait_http() { # url expected timeout_s pid
+  local url=$1 expected=$2 timeout=$3 pid=$4 deadline body
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if body=$(curl -fs --max-time 2 "$url" 2>/dev/null) && [[ $body == *"$expected"* ]]; then
+      return 0
+    fi
+    sleep 0.25
+  done
+  return 1
+}
+
+start_upstream() {
+  write_upstream_conf
+  start_nginx upstream
+  UPSTREAM_PID=$STARTED_PID
+  wait_http "http://127.0.0.1:$UPSTREAM_PORT/" "$UPSTREAM_BODY" 10 "$UPSTREAM_PID" ||
+    { cat "$WORK_DIR/upstream/"*.log >&2 || true; die "upstream nginx did not start"; }
+  log "upstream nginx pid $UPSTREAM_PID on 127.0.0.1:$UPSTREAM_PORT"
+}
+
+start_proxy() {
+  write_proxy_conf
+  start_nginx proxy
+  PROXY_PID=$STARTED_PID
+  wait_http "http://127.0.0.1:$NGINX_PORT/" "$UPSTREAM_BODY" 10 "$PROXY_PID" ||
+    { cat "$WORK_DIR/proxy/"*.log >&2 || true; die "nginx proxy did not start"; }
+  log "nginx proxy pid $PROXY_PID ($NGINX_WORKERS worker(s)) on 127.0.0.1:$NGINX_PORT"
+}
+
+start_unbroken() {
+  write_unbroken_conf
+  log "starting Unbroken: $UNBROKEN_JAR"
+  "$JAVA" -XX:+UseParallelGC -Xms512m -Xmx512m -jar "$UNBROKEN_JAR" --config "$WORK_DIR/unbroken.yaml" \
+    >"$WORK_DIR/unbroken.log" 2>&1 &
+  JAVA_PID=$!
+  if ! wait_http "http://127.0.0.1:$ADMIN_PORT/health/live" "" 60 "$JAVA_PID" ||
+     ! wait_http "http://127.0.0.1:$UNBROKEN_PORT/" "$UPSTREAM_BODY" 10 "$JAVA_PID"; then
+    tail -n 40 "$WORK_DIR/unbroken.log" >&2 || true
+    die "Unbroken did not become ready (log above)"
+  fi
+  log "Unbroken pid $JAVA_PID on 127.0.0.1:$UNBROKEN_PORT (admin $ADMIN_PORT)"
+}
+
+stop_pid() { # pid
+  local pid=$1 i
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM HUP PIPE
+  stop_pid "$JAVA_PID"
+  stop_pid "$PROXY_PID"
+  stop_pid "$UPSTREAM_PID"
+  [[ -n $POLICY_RC_CREATED ]] && rm -f /usr/sbin/policy-rc.d
+  if [[ -n $WORK_DIR && -d $WORK_DIR ]]; then
+    if [[ $KEEP_TMP == 1 ]]; then log "kept $WORK_DIR"; else rm -rf "$WORK_DIR"; fi
+  fi
+  exit "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# measuring
+
+# The pids whose CPU is charged to a target: nginx master + its workers, or the JVM.
+pids_of() { # target
+  case $1 in
+    direct) echo "$UPSTREAM_PID" "$(pgrep -P "$UPSTREAM_PID" | tr '\n' ' ')" ;;
+    nginx) echo "$PROXY_PID" "$(pgrep -P "$PROXY_PID" | tr '\n' ' ')" ;;
+    unbroken) echo "$JAVA_PID" ;;
+  esac
+}
+
+url_of() { # target
+  case $1 in
+    direct) echo "http://127.0.0.1:$UPSTREAM_PORT/" ;;
+    nginx) echo "http://127.0.0.1:$NGINX_PORT/" ;;
+    unbroken) echo "http://127.0.0.1:$UNBROKEN_PORT/" ;;
+  esac
+}
+
+# Sum of utime+stime (fields 14 and 15 of /proc/<pid>/stat, clock ticks) over the given pids.
+cpu_ticks() {
+  local pid total=0 stat rest
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    rest=${stat##*) }           # drop "pid (comm) ": the comm may contain spaces
+    read -r -a f <<<"$rest"     # f[0] is field 3, so field 14 is f[11] and 15 is f[12]
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+# wrk latency value ("812.00us", "1.23ms", "2.00s", "1.00m") -> milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    else if (u == "h") n *= 3600000
+    printf "%.3f", n }'
+}
+
+# Runs wrk against a target and appends "pair target rps p50 p99 cpu_us errors" to $RESULTS.
+measure() { # pair target duration_s
+  local pair=$1 target=$2 duration=$3 out pids before after requests rps p50 p99 cpu_us errors
+  out=$WORK_DIR/wrk-$pair-$target.txt
+  pids=$(pids_of "$target")
+  # shellcheck disable=SC2086
+  before=$(cpu_ticks $pids)
+  wrk -t"$THREADS" -c"$CONNS" -d"${duration}s" --latency "$(url_of "$target")" >"$out" 2>&1 ||
+    { cat "$out" >&2; die "wrk failed against $target"; }
+  # shellcheck disable=SC2086
+  after=$(cpu_ticks $pids)
+
+  requests=$(awk '/ requests in / { print $1 }' "$out")
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  errors=$(awk '/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+                /Non-2xx or 3xx responses:/ { e += $NF } END { print e + 0 }' "$out")
+  [[ -n $requests && -n $rps ]] || { cat "$out" >&2; die "could not parse wrk output for $target"; }
+  cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
+    'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$target" "$rps" "$p50" "$p99" "$cpu_us" "$errors" >>"$RESULTS"
+  ((errors == 0)) || log "warning: $target had $errors socket errors or non-2xx answers (see $out)"
+}
+
+warm_up() { # target seconds
+  ((${2%.*} > 0)) || return 0
+  log "warming up $1 for $2 s"
+  wrk -t"$THREADS" -c"$CONNS" -d"${2}s" "$(url_of "$1")" >/dev/null 2>&1 || die "warm-up of $1 failed"
+}
+
+print_pair() { # pair
+  printf '\npair %s of %s  (%s s per run, %s connections, %s wrk threads)\n' "$1" "$PAIRS" "$DURATION" "$CONNS" "$THREADS"
+  printf '  %-9s %12s %10s %10s %12s %8s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" errors
+  awk -F'\t' -v p="$1" '$1 == p { printf "  %-9s %12.0f %10.3f %10.3f %12.1f %8d\n", $2, $3, $4, $5, $6, $7 }' "$RESULTS"
+}
+
+# Column $2 of target $1, one value per pair.
+column_of() { awk -F'\t' -v t="$1" -v c="$2" '$2 == t { print $c }' "$RESULTS"; }
+
+# Per-pair ratio of column c between targets a and b, one value per pair that has both.
+ratios() { # a b column
+  awk -F'\t' -v a="$1" -v b="$2" -v c="$3" '
+    $2 == a { x[$1] = $c } $2 == b { y[$1] = $c }
+    END { for (p in x) if ((p in y) && y[p] > 0) print x[p] / y[p] }' "$RESULTS"
+}
+
+print_summary() {
+  local t
+  printf '\nsummary: medians over %s pair(s)\n' "$PAIRS"
+  printf '  %-9s %12s %10s %10s %12s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req"
+  for t in direct nginx unbroken; do
+    [[ $t == unbroken && $SKIP_UNBROKEN == 1 ]] && continue
+    printf '  %-9s %12s %10s %10s %12s\n' "$t" \
+      "$(fmt "$(column_of "$t" 3 | median)" %.0f)" "$(fmt "$(column_of "$t" 4 | median)" %.3f)" \
+      "$(fmt "$(column_of "$t" 5 | median)" %.3f)" "$(fmt "$(column_of "$t" 6 | median)" %.1f)"
+  done
+  printf '  (CPU for direct is the upstream server'"'"'s own; for nginx and unbroken, the proxy'"'"'s)\n'
+  printf '\nratios: medians of per-pair ratios\n'
+  printf '  %-28s %s\n' "nginx/direct req/s" "$(fmt "$(ratios nginx direct 3 | median)" %.2f)"
+  if [[ $SKIP_UNBROKEN == 1 ]]; then
+    printf '  (Unbroken skipped: SKIP_UNBROKEN=1)\n'
+    return 0
+  fi
+  printf '  %-28s %s   (higher is better)\n' "unbroken/nginx req/s" "$(fmt "$(ratios unbroken nginx 3 | median)" %.2f)"
+  printf '  %-28s %s   (lower is better)\n' "unbroken/nginx p99" "$(fmt "$(ratios unbroken nginx 5 | median)" %.2f)"
+  printf '  %-28s %s   (lower is better)\n' "unbroken/nginx CPU per req" "$(fmt "$(ratios unbroken nginx 6 | median)" %.2f)"
+  printf '  %-28s %s\n' "unbroken/direct req/s" "$(fmt "$(ratios unbroken direct 3 | median)" %.2f)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# main
+
+main() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  trap 'exit 141' PIPE
+
+  check_jar
+  install_tools
+  CLK_TCK=$(getconf CLK_TCK)
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-bench.XXXXXX")
+  chmod 755 "$WORK_DIR" # nginx workers may run as another user than the master
+  RESULTS=$WORK_DIR/results.tsv
+  : >"$RESULTS"
+
+  local port
+  for port in "$UPSTREAM_PORT" "$NGINX_PORT" $([[ $SKIP_UNBROKEN == 1 ]] || echo "$UNBROKEN_PORT $ADMIN_PORT"); do
+    port_in_use "$port" && die "port $port on 127.0.0.1 is already in use"
+  done
+
+  machine_load "start"
+  warn_if_busy
+  start_upstream
+  start_proxy
+  local targets=(nginx)
+  if [[ $SKIP_UNBROKEN == 1 ]]; then
+    log "SKIP_UNBROKEN=1: measuring direct and nginx only"
+  else
+    start_unbroken
+    targets=(nginx unbroken)
+    warm_up unbroken "$WARMUP"
+  fi
+  warm_up nginx "$NGINX_WARMUP"
+  warm_up direct 2
+
+  local pair first second
+  for ((pair = 1; pair <= PAIRS; pair++)); do
+    measure "$pair" direct "$DURATION"
+    if ((${#targets[@]} == 2)); then
+      if ((pair % 2)); then first=nginx second=unbroken; else first=unbroken second=nginx; fi
+      measure "$pair" "$first" "$DURATION"
+      measure "$pair" "$second" "$DURATION"
+    else
+      measure "$pair" nginx "$DURATION"
+    fi
+    print_pair "$pair"
+  done
+
+  print_summary
+  echo
+  machine_load "end"
+}
+
+main "$@"

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Single-threaded throughput of Snowflake ids and the hybrid logical clock, measured with JMH
+# (src/test/java/io/unbroken/ids/IdGenerationBenchmark.java), against the target of 4 million ids
+# a second on one thread.
+#
+# Usage: loadtest/ids-bench.sh [further JMH options, e.g. -prof gc]
+#   JMH_OPTIONS="..." replaces the run shape below (default: -f 1 -wi 3 -w 2s -i 5 -r 2s)
+#   MVN_FLAGS="-o"    passed to every mvn call (e.g. offline)
+#   JAVA=...          the java binary (default: java)
+#   KEEP_TMP=1        keep the JMH result files
+#
+# Builds the test classes when they are missing or older than a source file, then runs
+#   java -cp target/test-classes:target/classes:<test classpath> org.openjdk.jmh.Main IdGenerationBenchmark \
+#     -f 1 -wi 3 -w 2s -i 5 -r 2s
+# and prints a summary against the target.
+# The figure depends on the machine and on what else runs on it, so the load is printed before and
+# after; compare runs on one quiet machine.
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MVN=${MVN:-mvn}
+MVN_FLAGS=${MVN_FLAGS:-}
+JAVA=${JAVA:-java}
+KEEP_TMP=${KEEP_TMP:-0}
+JMH_OPTIONS=${JMH_OPTIONS:--f 1 -wi 3 -w 2s -i 5 -r 2s}
+WORK_DIR=""
+TARGET_IDS_PER_SECOND=4000000
+# 4096 sequence values per millisecond: what one worker id can issue for long, however fast the CPU.
+SEQUENCE_CEILING=4096000
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+machine_load() {
+  printf '%s: nproc=%s, %s\n' "$1" "$(nproc)" "$(uptime | sed 's/.*\(load average\)/\1/')"
+}
+
+# Builds the test classes (and the JMH benchmark list) unless they are newer than every source.
+build_if_needed() {
+  local list=$ROOT_DIR/target/test-classes/META-INF/BenchmarkList
+  if [[ -f $list ]] && [[ -z $(find "$ROOT_DIR/src" "$ROOT_DIR/pom.xml" -newer "$list" -type f -print -quit) ]]; then
+    log "test classes are up to date"
+    return 0
+  fi
+  log "building test classes: $MVN -B -q $MVN_FLAGS test-compile"
+  # shellcheck disable=SC2086
+  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS test-compile >&2) || die "test-compile failed"
+  [[ -f $list ]] || die "no JMH benchmark list in target/test-classes: is jmh-generator-annprocess on the processor path?"
+}
+
+test_classpath() { # output file
+  # shellcheck disable=SC2086
+  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS dependency:build-classpath -Dmdep.outputFile="$1" >&2) ||
+    die "could not resolve the test classpath"
+}
+
+# Score of one benchmark (or one of its counters, "name:counter") from JMH's CSV, as a whole number.
+# A line reads: "io.unbroken.ids.IdGenerationBenchmark.name","thrpt",1,5,<score>,<error>,"ops/s"
+score() { # csv benchmark
+  awk -F, -v b="\"io.unbroken.ids.IdGenerationBenchmark.$2\"" '
+    $1 == b { printf "%.0f", $5; found = 1 }
+    END { if (!found) print "n/a" }' "$1"
+}
+
+millions() { # number
+  if [[ $1 == n/a ]]; then printf 'n/a'; else awk -v v="$1" 'BEGIN { printf "%.2f M/s", v / 1e6 }'; fi
+}
+
+main() {
+  local cp csv next issued refused hlc verdict
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-ids-bench.XXXXXX")
+  if [[ $KEEP_TMP == 1 ]]; then
+    log "results kept in $WORK_DIR"
+  else
+    trap 'rm -rf "$WORK_DIR"' EXIT
+  fi
+  csv=$WORK_DIR/jmh.csv
+
+  build_if_needed
+  test_classpath "$WORK_DIR/classpath.txt"
+  cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
+
+  machine_load "start"
+  # An English locale keeps JMH's CSV numbers in the form the summary reads (1234.5, not 1234,5).
+  # shellcheck disable=SC2086
+  "$JAVA" -Duser.language=en -Duser.country=US -cp "$cp" org.openjdk.jmh.Main IdGenerationBenchmark $JMH_OPTIONS \
+    -rf csv -rff "$csv" "$@"
+
+  next=$(score "$csv" snowflakeNextId)
+  issued=$(score "$csv" "snowflakeNextIdWithDefaultBound:issued")
+  refused=$(score "$csv" "snowflakeNextIdWithDefaultBound:refused")
+  hlc=$(score "$csv" hybridLogicalClockNow)
+  if [[ $next == n/a ]]; then
+    verdict="no result"
+  elif ((next >= TARGET_IDS_PER_SECOND)); then
+    verdict="meets the target"
+  else
+    verdict="BELOW the target"
+  fi
+
+  printf '\nsummary (one thread)\n'
+  printf '  %-44s %14s   %s\n' "SnowflakeIds.nextId()" "$(millions "$next")" "$verdict"
+  printf '  %-44s %14s\n' "  target" "$(millions "$TARGET_IDS_PER_SECOND")"
+  printf '  %-44s %14s\n' "  issued with the default 5 s bound" "$(millions "$issued")"
+  printf '  %-44s %14s\n' "  refused with the default 5 s bound" "$(millions "$refused")"
+  printf '  %-44s %14s\n' "  sequence ceiling of one worker id" "$(millions "$SEQUENCE_CEILING")"
+  printf '  %-44s %14s\n' "HybridLogicalClock.now()" "$(millions "$hlc")"
+  printf '\n'
+  machine_load "end"
+}
+
+main "$@"

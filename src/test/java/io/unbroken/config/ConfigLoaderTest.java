@@ -1,0 +1,693 @@
+package io.unbroken.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.unbroken.config.IdempotencyPolicy.Inflight;
+import io.unbroken.config.IdempotencyPolicy.Mode;
+import io.unbroken.config.RouteConfig.EventsMode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a node is configured with, and what an operator reads when the configuration is wrong:
+ * every bad input is rejected with one line naming the file and line (or the variable or flag),
+ * the full key, and what is wrong.
+ */
+class ConfigLoaderTest {
+
+  /** The example of DESIGN.md section 6, with the one value inside { } that must be quoted. */
+  private static final String DESIGN_EXAMPLE = """
+      server:   { host: 0.0.0.0, port: 8080 }
+      admin:    { host: 0.0.0.0, port: 9090, token: "${UNBROKEN_ADMIN_TOKEN}" }
+      redis:    { url: redis://127.0.0.1:6379 }                       # absent: embedded store
+      postgres: { url: postgresql://postgres@127.0.0.1:5432/unbroken } # absent: embedded store
+      node:     { datacenter: 0 }
+      routes:
+        - prefix: /api/payments
+          upstream: http://127.0.0.1:8081
+          methods: [POST, PUT, PATCH, DELETE]
+          timeout: 5s
+          maxBody: 1MiB
+          events: sync                 # sync | async | off
+          idempotency:
+            mode: required             # required | optional | off
+            ttl: 24h
+            inflight: reject           # reject (409) | wait (coalesce)
+            principal: header:X-Api-Key
+      """;
+
+  /** The smallest file the loader accepts: one route. */
+  private static final String ONE_ROUTE = """
+      routes:
+        - prefix: /api
+          upstream: http://127.0.0.1:8081
+      """;
+
+  @TempDir
+  Path dir;
+
+  private final Map<String, String> environment = new HashMap<>();
+
+  @Nested
+  class Loads {
+
+    @Test
+    void theDesignExampleIntoValidatedRecords() {
+      environment.put("UNBROKEN_ADMIN_TOKEN", "s3cret");
+
+      UnbrokenConfig config = load(DESIGN_EXAMPLE);
+
+      assertThat(config.server().host()).isEqualTo("0.0.0.0");
+      assertThat(config.server().port()).isEqualTo(8080);
+      assertThat(config.admin()).isEqualTo(new UnbrokenConfig.Admin("0.0.0.0", 9090, Optional.of("s3cret")));
+      assertThat(config.redis()).contains(new UnbrokenConfig.Redis("redis://127.0.0.1:6379", "unbroken"));
+      assertThat(config.postgres())
+          .contains(new UnbrokenConfig.Postgres("postgresql://postgres@127.0.0.1:5432/unbroken", 8));
+      assertThat(config.node()).isEqualTo(new UnbrokenConfig.Node(0, Duration.ofSeconds(5), Duration.ofSeconds(10),
+          Duration.ofSeconds(2), Duration.ofMillis(500)));
+      assertThat(config.cluster())
+          .isEqualTo(new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")));
+      assertThat(config.demo()).isEqualTo(new UnbrokenConfig.Demo(false, 8081));
+      assertThat(config.embedded()).isFalse();
+      assertThat(config.routes()).containsExactly(new RouteConfig(
+          "/api/payments",
+          URI.create("http://127.0.0.1:8081"),
+          Set.of("POST", "PUT", "PATCH", "DELETE"),
+          Duration.ofSeconds(5),
+          1024 * 1024,
+          EventsMode.SYNC,
+          new IdempotencyPolicy(Mode.REQUIRED, Duration.ofHours(24), Inflight.REJECT, "header:X-Api-Key")));
+    }
+
+    @Test
+    void anUnsetVariableAsTheWholeValueCountsAsAbsent() {
+      UnbrokenConfig config = load(DESIGN_EXAMPLE);
+
+      assertThat(config.admin().token()).isEmpty();
+    }
+
+    @Test
+    void variablesInsideAValueWithAndWithoutADefault() {
+      String yaml = """
+          routes:
+            - prefix: /api
+              upstream: http://${UPSTREAM_HOST:-127.0.0.1}:${UPSTREAM_PORT}
+          """;
+      environment.put("UPSTREAM_PORT", "9000");
+
+      assertThat(load(yaml).routes().get(0).upstream()).isEqualTo(URI.create("http://127.0.0.1:9000"));
+
+      environment.put("UPSTREAM_HOST", "payments.internal");
+
+      assertThat(load(yaml).routes().get(0).upstream()).isEqualTo(URI.create("http://payments.internal:9000"));
+    }
+
+    @Test
+    void otherValuesAndTheirUnits() {
+      UnbrokenConfig config = load("""
+          server: { instances: 3 }
+          node:
+            datacenter: 31
+            maxClockBackward: 250ms
+            workerLease: 1m
+            heartbeat: 30s
+            maxClockOffset: 2s
+          cluster:
+            enabled: yes
+            members: [10.0.0.1, 10.0.0.2]
+          routes:
+            - prefix: /orders/
+              upstream: https://orders.internal
+              methods: [get, Post]
+              maxBody: 64KB
+              events: ASYNC
+              idempotency:
+                mode: optional
+                ttl: 7d
+                inflight: wait
+                principal: authorization
+          """);
+
+      assertThat(config.server().instances()).isEqualTo(3);
+      assertThat(config.node()).isEqualTo(new UnbrokenConfig.Node(31, Duration.ofMillis(250), Duration.ofMinutes(1),
+          Duration.ofSeconds(30), Duration.ofSeconds(2)));
+      assertThat(config.cluster().enabled()).isTrue();
+      assertThat(config.cluster().members()).containsExactly("10.0.0.1", "10.0.0.2");
+      assertThat(config.routes()).containsExactly(new RouteConfig(
+          "/orders",
+          URI.create("https://orders.internal"),
+          Set.of("GET", "POST"),
+          Duration.ofSeconds(30),
+          64_000,
+          EventsMode.ASYNC,
+          new IdempotencyPolicy(Mode.OPTIONAL, Duration.ofDays(7), Inflight.WAIT, "authorization")));
+    }
+
+    @Test
+    void withoutAFileTheEmbeddedDefaultWithTheDemoUpstream() {
+      UnbrokenConfig config = loader().load(Optional.empty(), Map.of());
+
+      assertThat(config.embedded()).isTrue();
+      assertThat(config.redis()).isEmpty();
+      assertThat(config.postgres()).isEmpty();
+      assertThat(config.server().port()).isEqualTo(8080);
+      assertThat(config.admin().port()).isEqualTo(9090);
+      assertThat(config.demo()).isEqualTo(new UnbrokenConfig.Demo(true, 8081));
+      assertThat(config.routes()).containsExactly(new RouteConfig(
+          "/",
+          URI.create("http://127.0.0.1:8081"),
+          Set.of(),
+          Duration.ofSeconds(30),
+          10 * 1024 * 1024,
+          EventsMode.SYNC,
+          IdempotencyPolicy.DISABLED));
+    }
+
+    @Test
+    void theDemoRouteFollowsAMovedDemoPort() {
+      UnbrokenConfig config = loader().load(Optional.empty(), Map.of("demo.port", "18081"));
+
+      assertThat(config.routes()).singleElement()
+          .extracting(RouteConfig::upstream).isEqualTo(URI.create("http://127.0.0.1:18081"));
+    }
+
+    @Test
+    void aFileWithRoutesHasNoDemo() {
+      UnbrokenConfig config = load(ONE_ROUTE);
+
+      assertThat(config.demo().enabled()).isFalse();
+      assertThat(config.routes()).extracting(RouteConfig::prefix).containsExactly("/api");
+    }
+  }
+
+  /** Built-in defaults < file < UNBROKEN_* environment < command-line overrides. */
+  @Nested
+  class Precedence {
+
+    private static final String FILE = """
+        server: { port: 8000 }
+        redis:
+          url: redis://127.0.0.1:6379
+          keyPrefix: from-file
+        routes:
+          - prefix: /api
+            upstream: http://127.0.0.1:8081
+        """;
+
+    @Test
+    void builtInDefaultsFillWhatTheFileLeavesOut() {
+      UnbrokenConfig config = load(ONE_ROUTE);
+
+      assertThat(config.server().host()).isEqualTo("0.0.0.0");
+      assertThat(config.server().port()).isEqualTo(8080);
+      assertThat(config.admin().port()).isEqualTo(9090);
+      assertThat(config.redis()).isEmpty();
+      assertThat(config.node().workerLease()).isEqualTo(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void theFileOverridesBuiltInDefaults() {
+      UnbrokenConfig config = load(FILE);
+
+      assertThat(config.server().port()).isEqualTo(8000);
+      assertThat(config.redis().orElseThrow().keyPrefix()).isEqualTo("from-file");
+    }
+
+    @Test
+    void theEnvironmentOverridesTheFile() {
+      environment.put("UNBROKEN_SERVER_PORT", "8100");
+      environment.put("UNBROKEN_REDIS_KEY_PREFIX", "from-environment");
+
+      UnbrokenConfig config = load(FILE);
+
+      assertThat(config.server().port()).isEqualTo(8100);
+      assertThat(config.redis().orElseThrow())
+          .isEqualTo(new UnbrokenConfig.Redis("redis://127.0.0.1:6379", "from-environment"));
+    }
+
+    @Test
+    void overridesOverrideTheEnvironment() {
+      environment.put("UNBROKEN_SERVER_PORT", "8100");
+      environment.put("UNBROKEN_REDIS_KEY_PREFIX", "from-environment");
+
+      UnbrokenConfig config = loader().load(Optional.of(write(FILE)),
+          Map.of("server.port", "8200", "redis.keyPrefix", "from-command-line"));
+
+      assertThat(config.server().port()).isEqualTo(8200);
+      assertThat(config.redis().orElseThrow().keyPrefix()).isEqualTo("from-command-line");
+    }
+
+    @Test
+    void theEnvironmentAndOverridesApplyWithoutAFile() {
+      environment.put("UNBROKEN_SERVER_PORT", "8100");
+
+      UnbrokenConfig config = loader().load(Optional.empty(), Map.of("admin.port", "9100"));
+
+      assertThat(config.server().port()).isEqualTo(8100);
+      assertThat(config.admin().port()).isEqualTo(9100);
+      assertThat(config.demo().enabled()).isTrue();
+    }
+
+    @Test
+    void environmentNamesSplitCamelCase() {
+      assertThat(ConfigLoader.environmentName("redis.keyPrefix")).isEqualTo("UNBROKEN_REDIS_KEY_PREFIX");
+      assertThat(ConfigLoader.environmentName("server.port")).isEqualTo("UNBROKEN_SERVER_PORT");
+      assertThat(ConfigLoader.environmentName("node.maxClockBackward")).isEqualTo("UNBROKEN_NODE_MAX_CLOCK_BACKWARD");
+    }
+  }
+
+  /** One test per kind of bad input, each asserting the whole line an operator reads. */
+  @Nested
+  class Rejects {
+
+    @Test
+    void anUnknownTopLevelKeyAtItsLine() {
+      String file = fileName();
+
+      assertThat(failure("""
+          servr:
+            port: 8081
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, node, postgres, redis, routes,"
+              + " server)");
+    }
+
+    @Test
+    void aMisspeltRoutesAsUnknownRatherThanAsMissingRoutes() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server: { port: 8000 }
+          rotes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, node, postgres, redis, routes,"
+              + " server)");
+    }
+
+    @Test
+    void anUnknownKeyInsideARoute() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              retries: 3
+          """))
+          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, maxBody, methods,"
+              + " prefix, timeout, upstream)");
+    }
+
+    @Test
+    void aMisspeltKeyBeforeTheChecksBetweenKeys() {
+      String file = fileName();
+
+      assertThat(failure("""
+          node:
+            workerLeas: 20s
+            heartbeat: 6s
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":2: node.workerLeas: unknown key (known here: datacenter, heartbeat, maxClockBackward,"
+              + " maxClockOffset, workerLease)");
+    }
+
+    @Test
+    void aValueWhereASectionIsExpected() {
+      String file = fileName();
+
+      assertThat(failure("server: 8080\n" + ONE_ROUTE))
+          .hasMessage(file + ":1: server: expected a section of key: value lines, got the value '8080'");
+    }
+
+    @Test
+    void aListWhereAValueIsExpected() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server:
+            port:
+              - 8080
+              - 8081
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":2: server.port: expected a single value, got a list");
+    }
+
+    @Test
+    void aValueWhereAListIsExpected() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              methods: POST
+          """))
+          .hasMessage(file + ":4: routes[0].methods: expected a list (- item lines or [a, b]), got the value 'POST'");
+    }
+
+    @Test
+    void aPortThatIsNotANumber() {
+      String file = fileName();
+
+      assertThat(failure("server:\n  port: abc\n" + ONE_ROUTE))
+          .hasMessage(file + ":2: server.port: 'abc' is not a whole number");
+    }
+
+    @Test
+    void aPortOutOfRange() {
+      String file = fileName();
+
+      assertThat(failure("admin: { port: 70000 }\n" + ONE_ROUTE))
+          .hasMessage(file + ":1: admin.port: 70000 is out of range 0..65535");
+    }
+
+    @Test
+    void theAdminPortEqualToTheServerPortNamingWhereItWasSet() {
+      ConfigException e = failure(Optional.empty(), Map.of("admin.port", "8080"));
+
+      assertThat(e).hasMessage(
+          "command line: admin.port: is 8080, the same as server.port; the two listeners need different ports");
+    }
+
+    @Test
+    void aDemoPortThatCollidesWithTheGateway() {
+      ConfigException e = failure(Optional.empty(), Map.of("demo.port", "8080"));
+
+      assertThat(e).hasMessage("command line: demo.port: is 8080; the demo upstream needs a port of its own, "
+          + "other than server.port (8080) and admin.port (9090)");
+    }
+
+    @Test
+    void aBadDuration() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              timeout: 5x
+          """))
+          .hasMessage(file + ":4: routes[0].timeout: '5x' is not a duration: write a whole number and a unit ms, s,"
+              + " m, h or d (e.g. 250ms, 5s, 24h)");
+    }
+
+    @Test
+    void aZeroTimeout() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              timeout: 0s
+          """))
+          .hasMessage(file + ":4: routes[0].timeout: must be more than 0");
+    }
+
+    @Test
+    void aBadSize() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              maxBody: 1MB2
+          """))
+          .hasMessage(file + ":4: routes[0].maxBody: '1MB2' is not a size: write a whole number and a unit B, KiB,"
+              + " MiB, GiB, KB, MB or GB (e.g. 1MiB)");
+    }
+
+    @Test
+    void aMissingUpstreamAtTheRoute() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server: { port: 8000 }
+          routes:
+            - prefix: /api
+              timeout: 5s
+          """))
+          .hasMessage(file + ":3: routes[0].upstream: missing: the URL requests matching /api are forwarded to,"
+              + " e.g. http://127.0.0.1:8081");
+    }
+
+    @Test
+    void anUpstreamThatIsNotHttp() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: ftp://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":3: routes[0].upstream: 'ftp://127.0.0.1:8081' must be a URL with scheme http or https"
+              + " and a host");
+    }
+
+    @Test
+    void aStoreUrlWithTheWrongScheme() {
+      String file = fileName();
+
+      assertThat(failure("redis: { url: http://127.0.0.1:6379 }\n" + ONE_ROUTE))
+          .hasMessage(file + ":1: redis.url: 'http://127.0.0.1:6379' must be a URL with scheme redis or rediss"
+              + " and a host");
+    }
+
+    @Test
+    void aPostgresUrlWithoutADatabase() {
+      String file = fileName();
+
+      assertThat(failure("postgres:\n  url: postgresql://postgres@127.0.0.1:5432\n" + ONE_ROUTE))
+          .hasMessage(file + ":2: postgres.url: 'postgresql://postgres@127.0.0.1:5432' names no database"
+              + " (add /dbname)");
+    }
+
+    @Test
+    void aPrefixWithoutTheLeadingSlash() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: api/payments
+              upstream: http://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":2: routes[0].prefix: 'api/payments' must start with /");
+    }
+
+    @Test
+    void aDuplicatePrefixAtTheSecondRoute() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+            - prefix: /api
+              upstream: http://127.0.0.1:8082
+          """))
+          .hasMessage(file + ":4: routes[1].prefix: '/api' is already the prefix of an earlier route");
+    }
+
+    @Test
+    void aBadEnumValue() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              events: maybe
+          """))
+          .hasMessage(file + ":4: routes[0].events: 'maybe' is not one of sync | async | off");
+    }
+
+    @Test
+    void aBadHttpMethod() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              methods: [POST, FETCH]
+          """))
+          .hasMessage(file + ":4: routes[0].methods: 'FETCH' is not an HTTP method");
+    }
+
+    @Test
+    void aBadPrincipal() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              idempotency:
+                mode: required
+                principal: cookie:session
+          """))
+          .hasMessage(file + ":6: routes[0].idempotency.principal: 'cookie:session' is not one of none | authorization"
+              + " | header:<Header-Name>");
+    }
+
+    @Test
+    void aHeartbeatLongerThanHalfTheLease() {
+      String file = fileName();
+
+      assertThat(failure("""
+          node:
+            workerLease: 10s
+            heartbeat: 6s
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":3: node.heartbeat: 6000ms must be at most half of node.workerLease (10000ms) so one"
+              + " missed beat does not lose the lease");
+    }
+
+    @Test
+    void aZeroHeartbeat() {
+      String file = fileName();
+
+      assertThat(failure("""
+          node:
+            workerLease: 0s
+            heartbeat: 0s
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":2: node.workerLease: must be more than 0");
+    }
+
+    @Test
+    void aKeyTwiceInOneSectionAtTheSecond() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server:
+            port: 8000
+            host: 127.0.0.1
+            port: 8001
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":4: server.port: appears twice in the same section");
+    }
+
+    @Test
+    void invalidYamlAtTheLineOfTheProblem() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server:
+            port: 8000
+             host: 127.0.0.1
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":3: not valid YAML: mapping values are not allowed here");
+    }
+
+    @Test
+    void aBareVariableInsideBracesWithAHint() {
+      String file = fileName();
+
+      assertThat(failure(DESIGN_EXAMPLE.replace("\"${UNBROKEN_ADMIN_TOKEN}\"", "${UNBROKEN_ADMIN_TOKEN}")))
+          .hasMessage(file + ":2: not valid YAML: expected ',' or '}', but got { (inside { } or [ ], write a ${NAME}"
+              + " value in quotes: \"${NAME}\")");
+    }
+
+    @Test
+    void aFileThatIsNotAMapping() {
+      String file = fileName();
+
+      assertThat(failure("- server\n- routes\n"))
+          .hasMessage(file + ":1: the file must be a mapping of sections (server:, routes:, ...)");
+    }
+
+    @Test
+    void aFileWithoutRoutes() {
+      String file = fileName();
+
+      assertThat(failure("server:\n  port: 8000\n"))
+          .hasMessage(file + ":1: routes: missing: at least one route (prefix and upstream) is needed");
+    }
+
+    @Test
+    void aFileThatDoesNotExist() {
+      Path missing = dir.resolve("nowhere.yaml");
+
+      ConfigException e = failure(Optional.of(missing), Map.of());
+
+      assertThat(e).hasMessage(missing + ": no such file");
+    }
+
+    @Test
+    void anOverrideOfAKeyThatCannotBeSet() {
+      ConfigException e = failure(Optional.empty(), Map.of("routes", "/api"));
+
+      assertThat(e).hasMessage("command line: routes: cannot be set from the command line (settable: server.host,"
+          + " server.port, server.instances, admin.host, admin.port, admin.token, redis.url, redis.keyPrefix,"
+          + " postgres.url, postgres.poolSize, node.datacenter, node.maxClockBackward, node.workerLease,"
+          + " node.heartbeat, node.maxClockOffset, cluster.enabled, cluster.host, cluster.port, demo.enabled,"
+          + " demo.port)");
+    }
+
+    @Test
+    void aBadOverrideValue() {
+      ConfigException e = failure(Optional.empty(), Map.of("demo.enabled", "maybe"));
+
+      assertThat(e).hasMessage("command line: demo.enabled: 'maybe' is not true or false");
+    }
+
+    @Test
+    void aBadValueFromTheEnvironmentNamingTheVariable() {
+      environment.put("UNBROKEN_SERVER_PORT", "abc");
+
+      assertThat(failure(ONE_ROUTE))
+          .hasMessage("environment UNBROKEN_SERVER_PORT: server.port: 'abc' is not a whole number");
+    }
+  }
+
+  private ConfigLoader loader() {
+    return new ConfigLoader(environment::get);
+  }
+
+  private UnbrokenConfig load(String yaml) {
+    return loader().load(Optional.of(write(yaml)), Map.of());
+  }
+
+  private ConfigException failure(String yaml) {
+    return failure(Optional.of(write(yaml)), Map.of());
+  }
+
+  private ConfigException failure(Optional<Path> file, Map<String, String> overrides) {
+    Throwable thrown = catchThrowable(() -> loader().load(file, overrides));
+    assertThat(thrown).isInstanceOf(ConfigException.class);
+    return (ConfigException) thrown;
+  }
+
+  /** The name every message starts with for the file {@link #write} writes. */
+  private String fileName() {
+    return dir.resolve("unbroken.yaml").toString();
+  }
+
+  private Path write(String yaml) {
+    try {
+      return Files.writeString(dir.resolve("unbroken.yaml"), yaml);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,35 @@
+package io.unbroken.testing;
+
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.UnbrokenConfig;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/** Configurations for nodes started inside a test, on free ports. */
+public final class TestNodes {
+
+  private TestNodes() {}
+
+  /** An embedded node (no Redis, no PostgreSQL, no demo) serving {@code routes}. */
+  public static UnbrokenConfig embedded(List<RouteConfig> routes) {
+    return new UnbrokenConfig(
+        new UnbrokenConfig.Listener("127.0.0.1", FreePorts.next(), 2),
+        new UnbrokenConfig.Admin("127.0.0.1", FreePorts.next(), Optional.empty()),
+        Optional.empty(), Optional.empty(),
+        new UnbrokenConfig.Node(0, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(2),
+            Duration.ofMillis(500)),
+        new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")),
+        new UnbrokenConfig.Demo(false, 0),
+        routes);
+  }
+
+  /** A route with every feature off. */
+  public static RouteConfig route(String prefix, String upstream, Duration timeout, long maxBody, String... methods) {
+    return new RouteConfig(prefix, URI.create(upstream), Set.of(methods), timeout, maxBody,
+        RouteConfig.EventsMode.OFF, IdempotencyPolicy.DISABLED);
+  }
+}

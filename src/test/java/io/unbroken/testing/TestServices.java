@@ -1,0 +1,51 @@
+package io.unbroken.testing;
+
+import io.unbroken.config.UnbrokenConfig;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.UUID;
+
+/**
+ * The real Redis and PostgreSQL that integration tests use: 127.0.0.1 by default, elsewhere via
+ * the system properties {@code redis.url} and {@code pg.url}. Each run gets its own Redis key
+ * prefix and its own fresh database, so runs never see each other's data.
+ */
+public final class TestServices {
+
+  public static final String RUN_ID = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+
+  private TestServices() {}
+
+  public static String redisUrl() {
+    return System.getProperty("redis.url", "redis://127.0.0.1:6379");
+  }
+
+  /** The server URL without a database, e.g. {@code postgresql://postgres@127.0.0.1:5432}. */
+  public static String postgresServerUrl() {
+    return System.getProperty("pg.url", "postgresql://postgres@127.0.0.1:5432");
+  }
+
+  /** A key prefix unique to this run and {@code name}. */
+  public static UnbrokenConfig.Redis redis(String name) {
+    return new UnbrokenConfig.Redis(redisUrl(), "unbroken-test:" + RUN_ID + ":" + name);
+  }
+
+  /** Creates a fresh, empty database for this run and {@code name} and returns its settings. */
+  public static UnbrokenConfig.Postgres freshDatabase(String name) {
+    String database = (RUN_ID + "_" + name).toLowerCase().replaceAll("[^a-z0-9_]", "_");
+    String server = postgresServerUrl();
+    String jdbc = "jdbc:" + server.replaceFirst("^postgres(ql)?://([^@/]*@)?", "postgresql://") + "/postgres";
+    String user = server.matches("^postgres(ql)?://[^@/:]+(:[^@/]*)?@.*")
+        ? server.replaceFirst("^postgres(ql)?://([^@/:]+).*", "$2") : "postgres";
+    try (Connection connection = DriverManager.getConnection(jdbc, user, null);
+         Statement statement = connection.createStatement()) {
+      statement.execute("DROP DATABASE IF EXISTS " + database);
+      statement.execute("CREATE DATABASE " + database);
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot create test database " + database + " via " + jdbc, e);
+    }
+    return new UnbrokenConfig.Postgres(server + "/" + database, 4);
+  }
+}
