@@ -133,7 +133,7 @@ public final class UnbrokenNode {
         .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks), 1,
             "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
-        .onSuccess(started -> announce(config, nodeId))
+        .onSuccess(started -> announce(config, nodeId, vertx))
         .recover(failure -> node.close().transform(closed -> Future.failedFuture(failure)));
   }
 
@@ -168,7 +168,10 @@ public final class UnbrokenNode {
         .addDisabledMetricsCategory(MetricsDomain.NET_CLIENT);
   }
 
-  private static void announce(UnbrokenConfig config, String nodeId) {
+  private static void announce(UnbrokenConfig config, String nodeId, Vertx vertx) {
+    if (!vertx.isNativeTransportEnabled()) {
+      log.info("Native transport unavailable ({}); using NIO", vertx.unavailableNativeTransportCause());
+    }
     if (config.embedded()) {
       log.warn("Embedded mode: idempotency records, events and leases live in this process only; "
           + "nothing survives a restart. Configure redis: and postgres: for production.");

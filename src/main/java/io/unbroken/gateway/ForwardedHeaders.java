@@ -1,6 +1,7 @@
 package io.unbroken.gateway;
 
 import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.Map;
 import java.util.Set;
@@ -16,19 +17,25 @@ final class ForwardedHeaders {
   static final String REQUEST_ID = "X-Request-Id";
   static final String CORRELATION_ID = "X-Correlation-Id";
 
-  // Host is set to the upstream's, Expect is answered by the gateway itself.
-  private static final Set<String> NOT_FORWARDED = caseInsensitive(
-      "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
-      "te", "trailer", "transfer-encoding", "upgrade", "host", "expect");
+  // Pre-encoded names: their case-insensitive hash is computed once, not on every lookup.
+  private static final CharSequence CONNECTION = HttpHeaders.createOptimized("Connection");
+  private static final CharSequence HOST = HttpHeaders.createOptimized("Host");
+  private static final CharSequence X_FORWARDED_FOR = HttpHeaders.createOptimized("X-Forwarded-For");
+  private static final CharSequence X_FORWARDED_PROTO = HttpHeaders.createOptimized("X-Forwarded-Proto");
+  private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
+  private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(REQUEST_ID);
+  private static final CharSequence X_CORRELATION_ID = HttpHeaders.createOptimized(CORRELATION_ID);
+  private static final CharSequence HTTP = HttpHeaders.createOptimized("http");
+  private static final CharSequence HTTPS = HttpHeaders.createOptimized("https");
 
   private ForwardedHeaders() {}
 
   /** Copies end-to-end headers from one hop to the next. */
   static void copy(MultiMap from, MultiMap to) {
-    Set<String> named = connectionTokens(from.get("Connection"));
+    Set<String> named = connectionTokens(from.get(CONNECTION));
     for (Map.Entry<String, String> header : from) {
       String name = header.getKey();
-      if (!NOT_FORWARDED.contains(name) && (named == null || !named.contains(name))) {
+      if (!notForwarded(name) && (named == null || !named.contains(name))) {
         to.add(name, header.getValue());
       }
     }
@@ -38,23 +45,42 @@ final class ForwardedHeaders {
   static void addForwarding(HttpServerRequest request, MultiMap to, String requestId) {
     MultiMap from = request.headers();
     String client = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
-    String priorFor = from.get("X-Forwarded-For");
-    to.set("X-Forwarded-For", priorFor == null ? client : priorFor + ", " + client);
-    to.set("X-Forwarded-Proto", request.isSSL() ? "https" : "http");
-    String host = from.get("Host");
+    String priorFor = from.get(X_FORWARDED_FOR);
+    to.set(X_FORWARDED_FOR, priorFor == null ? client : priorFor + ", " + client);
+    to.set(X_FORWARDED_PROTO, request.isSSL() ? HTTPS : HTTP);
+    String host = from.get(HOST);
     if (host != null) {
-      to.set("X-Forwarded-Host", host);
+      to.set(X_FORWARDED_HOST, host);
     }
-    String clientRequestId = from.get(REQUEST_ID);
-    if (clientRequestId != null && !from.contains(CORRELATION_ID)) {
-      to.set(CORRELATION_ID, clientRequestId);
+    String clientRequestId = from.get(X_REQUEST_ID);
+    if (clientRequestId != null && !from.contains(X_CORRELATION_ID)) {
+      to.set(X_CORRELATION_ID, clientRequestId);
     }
-    to.set(REQUEST_ID, requestId);
+    to.set(X_REQUEST_ID, requestId);
+  }
+
+  /**
+   * Hop-by-hop headers (RFC 9110 section 7.6.1), plus Host, which is set to the upstream's, and
+   * Expect, which the gateway answers itself. A switch on the length keeps this off the profile.
+   */
+  static boolean notForwarded(String name) {
+    return switch (name.length()) {
+      case 2 -> name.equalsIgnoreCase("te");
+      case 4 -> name.equalsIgnoreCase("host");
+      case 6 -> name.equalsIgnoreCase("expect");
+      case 7 -> name.equalsIgnoreCase("trailer") || name.equalsIgnoreCase("upgrade");
+      case 10 -> name.equalsIgnoreCase("connection") || name.equalsIgnoreCase("keep-alive");
+      case 16 -> name.equalsIgnoreCase("proxy-connection");
+      case 17 -> name.equalsIgnoreCase("transfer-encoding");
+      case 18 -> name.equalsIgnoreCase("proxy-authenticate");
+      case 19 -> name.equalsIgnoreCase("proxy-authorization");
+      default -> false;
+    };
   }
 
   private static Set<String> connectionTokens(String connection) {
-    if (connection == null) {
-      return null;
+    if (connection == null || connection.equalsIgnoreCase("keep-alive") || connection.equalsIgnoreCase("close")) {
+      return null; // the usual values name no extra header
     }
     Set<String> tokens = caseInsensitive();
     for (String token : connection.split(",")) {
@@ -63,9 +89,7 @@ final class ForwardedHeaders {
     return tokens;
   }
 
-  private static Set<String> caseInsensitive(String... names) {
-    Set<String> set = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    set.addAll(Set.of(names));
-    return set;
+  private static Set<String> caseInsensitive() {
+    return new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
   }
 }

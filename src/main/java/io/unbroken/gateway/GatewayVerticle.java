@@ -22,12 +22,16 @@ import java.util.concurrent.TimeUnit;
  */
 public final class GatewayVerticle extends VerticleBase {
 
+  private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(ForwardedHeaders.REQUEST_ID);
+
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
   private final SnowflakeIds ids;
   private final GatewayMetrics metrics;
   private RouteTable routeTable;
   private Upstreams upstreams;
+  private Deadlines deadlines;
+  private long sweepTimer;
   private HttpServer server;
 
   public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, SnowflakeIds ids,
@@ -42,9 +46,15 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> start() {
     routeTable = new RouteTable(routes);
     upstreams = new Upstreams(vertx, routes);
+    deadlines = new Deadlines(routes);
+    sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
+    // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
             .setHandle100ContinueAutomatically(false)
             .setCompressionSupported(false)
+            .setPerMessageWebSocketCompressionSupported(false)
+            .setPerFrameWebSocketCompressionSupported(false)
+            .setHttp2ClearTextEnabled(false)
             .setTcpNoDelay(true))
         .requestHandler(this::handle);
     return server.listen(listener.port(), listener.host());
@@ -54,7 +64,11 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> stop() {
     // Graceful: stop accepting, let in-flight exchanges finish (bounded by the longest route timeout).
     long grace = routes.stream().mapToLong(r -> r.timeout().toMillis()).max().orElse(0);
-    return server.shutdown(grace, TimeUnit.MILLISECONDS).eventually(upstreams::close);
+    return server.shutdown(grace, TimeUnit.MILLISECONDS)
+        .eventually(() -> {
+          vertx.cancelTimer(sweepTimer);
+          return upstreams.close();
+        });
   }
 
   private void handle(HttpServerRequest request) {
@@ -67,7 +81,7 @@ public final class GatewayVerticle extends VerticleBase {
     }
     String requestId = Long.toString(id);
     RequestScope.bind(requestId);
-    response.putHeader(ForwardedHeaders.REQUEST_ID, requestId);
+    response.putHeader(X_REQUEST_ID, requestId);
     String path = request.path();
     RouteConfig route = path == null ? null : routeTable.match(path);
     if (route == null) {
@@ -80,7 +94,7 @@ public final class GatewayVerticle extends VerticleBase {
     } else if (declaredLength(request) > route.maxBody()) {
       reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
     } else {
-      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics).run();
+      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics, deadlines).run();
     }
   }
 

@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * closed), and a client still waiting gets a problem. Bodies are never ended on failure, so an
  * upstream never mistakes a cut-off body for a complete one.
  */
-final class ProxyExchange {
+final class ProxyExchange extends Deadlines.Armed {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
   private static final long AGGREGATE_LIMIT = 16 * 1024;
@@ -41,15 +41,15 @@ final class ProxyExchange {
   private final HttpClient client;
   private final String requestId;
   private final GatewayMetrics metrics;
+  private final Deadlines deadlines;
   private HttpClientRequest upstreamRequest;
   private ProxyFailure interruption;
-  private long timerId = -1;
   private long forwardedAt;
   private boolean hasBody;
   private boolean chunkedBody;
 
   ProxyExchange(Vertx vertx, HttpServerRequest request, RouteConfig route, HttpClient client, String requestId,
-      GatewayMetrics metrics) {
+      GatewayMetrics metrics, Deadlines deadlines) {
     this.vertx = vertx;
     this.request = request;
     this.response = request.response();
@@ -57,6 +57,7 @@ final class ProxyExchange {
     this.client = client;
     this.requestId = requestId;
     this.metrics = metrics;
+    this.deadlines = deadlines;
   }
 
   void run() {
@@ -68,7 +69,7 @@ final class ProxyExchange {
       // its end must reach the server so the connection can serve the client's next request.
       request.pause();
     }
-    timerId = vertx.setTimer(route.timeout().toMillis(), t -> interrupt(ProxyFailure.timeout(route.timeout().toMillis())));
+    deadlines.arm(route, this);
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     forwardedAt = System.nanoTime();
     client.request(requestOptions())
@@ -150,8 +151,13 @@ final class ProxyExchange {
     }
   }
 
+  @Override
+  void expire() {
+    interrupt(ProxyFailure.timeout(route.timeout().toMillis()));
+  }
+
   private void finish(AsyncResult<Void> result) {
-    vertx.cancelTimer(timerId);
+    deadlines.disarm(this);
     if (result.succeeded()) {
       metrics.request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
       return;
