@@ -1,0 +1,117 @@
+package io.unbroken.events;
+
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's one batching writer (group commit). Appends arriving while a commit is in flight, or
+ * within {@code maxDelay} of each other, share the next transaction and commit, up to
+ * {@code maxBatchEvents} events; each caller gets its own outcome. At most {@code maxInFlight}
+ * commits run at once, so under load batches grow instead of connections queueing.
+ */
+public final class EventStoreVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(EventStoreVerticle.class);
+
+  /** How batches form. */
+  public record Batching(int maxBatchEvents, Duration maxDelay, int maxInFlight) {}
+
+  private final EventStorage storage;
+  private final Batching batching;
+  private final DistributionSummary batchSizes;
+  private final Timer commitLatency;
+  private final Queue<Message<StreamAppend>> pending = new ArrayDeque<>();
+  private int pendingEvents;
+  private int inFlight;
+  private long delayTimer = -1;
+  private MessageConsumer<StreamAppend> consumer;
+
+  public EventStoreVerticle(EventStorage storage, Batching batching, MeterRegistry registry) {
+    this.storage = storage;
+    this.batching = batching;
+    this.batchSizes = DistributionSummary.builder("unbroken.events.batch.size")
+        .description("Events per group commit").publishPercentileHistogram().register(registry);
+    this.commitLatency = Timer.builder("unbroken.events.commit.latency")
+        .description("Time to write and commit one batch").publishPercentileHistogram().register(registry);
+  }
+
+  @Override
+  public Future<?> start() {
+    consumer = vertx.eventBus().localConsumer(EventsAddresses.APPEND, this::enqueue);
+    return consumer.completion();
+  }
+
+  @Override
+  public Future<?> stop() {
+    vertx.cancelTimer(delayTimer);
+    return consumer.unregister();
+  }
+
+  private void enqueue(Message<StreamAppend> message) {
+    pending.add(message);
+    pendingEvents += message.body().events().size();
+    flushIfDue();
+  }
+
+  private void flushIfDue() {
+    if (pending.isEmpty() || inFlight >= batching.maxInFlight()) {
+      return; // a finishing commit calls back here
+    }
+    if (pendingEvents >= batching.maxBatchEvents() || batching.maxDelay().isZero() || inFlight > 0) {
+      flush();
+    } else if (delayTimer < 0) {
+      delayTimer = vertx.setTimer(Math.max(1, batching.maxDelay().toMillis()), t -> {
+        delayTimer = -1;
+        flush();
+      });
+    }
+  }
+
+  private void flush() {
+    vertx.cancelTimer(delayTimer);
+    delayTimer = -1;
+    List<Message<StreamAppend>> batch = new ArrayList<>();
+    List<StreamAppend> appends = new ArrayList<>();
+    int events = 0;
+    while (!pending.isEmpty() && (batch.isEmpty() || events + pending.peek().body().events().size() <= batching.maxBatchEvents())) {
+      Message<StreamAppend> message = pending.poll();
+      batch.add(message);
+      appends.add(message.body());
+      events += message.body().events().size();
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    pendingEvents -= events;
+    inFlight++;
+    batchSizes.record(events);
+    long started = System.nanoTime();
+    storage.appendBatch(appends)
+        .onSuccess(outcomes -> {
+          for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).reply(outcomes.get(i));
+          }
+        })
+        .onFailure(failure -> {
+          log.warn("Batch of {} appends not committed: {}", batch.size(), failure.getMessage());
+          batch.forEach(message -> message.fail(EventsAddresses.STORAGE_FAILED, String.valueOf(failure.getMessage())));
+        })
+        .onComplete(done -> {
+          commitLatency.record(Duration.ofNanos(System.nanoTime() - started));
+          inFlight--;
+          flushIfDue();
+        });
+  }
+}
