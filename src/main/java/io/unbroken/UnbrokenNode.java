@@ -7,9 +7,18 @@ import io.unbroken.admin.ReadinessCheck;
 import io.unbroken.cluster.HazelcastClusterManagers;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.embedded.DemoUpstreamVerticle;
+import io.unbroken.embedded.EmbeddedEventStorage;
 import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
+import io.unbroken.events.EventStorage;
+import io.unbroken.events.EventStore;
+import io.unbroken.events.EventStoreClient;
+import io.unbroken.events.EventStoreVerticle;
+import io.unbroken.events.Stamps;
+import io.unbroken.events.pg.PgEventStorage;
 import io.unbroken.gateway.GatewayMetrics;
 import io.unbroken.gateway.GatewayVerticle;
+import io.unbroken.gateway.RequestJournal;
+import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
 import io.unbroken.ids.WorkerLeaseVerticle;
@@ -52,6 +61,7 @@ public final class UnbrokenNode {
   private final Optional<Redis> redis;
   private final Optional<Pool> postgres;
   private final List<String> deployments = new ArrayList<>();
+  private EventStore eventStore;
 
   private UnbrokenNode(Vertx vertx, String nodeId, Optional<Redis> redis, Optional<Pool> postgres) {
     this.vertx = vertx;
@@ -85,6 +95,10 @@ public final class UnbrokenNode {
     return vertx;
   }
 
+  public EventStore eventStore() {
+    return eventStore;
+  }
+
   /** Undeploys in reverse order (listeners first, the worker lease last), then closes the clients. */
   public Future<Void> close() {
     Future<Void> undeployed = Future.succeededFuture();
@@ -110,6 +124,13 @@ public final class UnbrokenNode {
     WorkerLeaseStore leases = redis.<WorkerLeaseStore>map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix()))
         .orElseGet(() -> new EmbeddedWorkerLeaseStore(clock));
     GatewayMetrics metrics = new GatewayMetrics(registry);
+    Stamps stamps = new Stamps(ids, new HybridLogicalClock(clock, identity.maxClockOffset().toMillis()));
+    EventStorage storage = postgres.<EventStorage>map(p -> new PgEventStorage(p, stamps))
+        .orElseGet(() -> new EmbeddedEventStorage(stamps, clock));
+    UnbrokenConfig.EventStore writer = config.eventStore();
+    EventStoreClient.registerCodecs(vertx);
+    node.eventStore = new EventStoreClient(vertx, storage, writer.appendTimeout());
+    RequestJournal journal = new RequestJournal(node.eventStore, nodeId, writer.asyncBacklog(), registry);
 
     List<ReadinessCheck> checks = new ArrayList<>();
     checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
@@ -124,13 +145,15 @@ public final class UnbrokenNode {
     return reachable
         .compose(v -> node.deploy(() -> new WorkerLeaseVerticle(leases, ids, clock, identity.datacenter(), nodeId,
             identity.workerLease(), identity.heartbeat()), 1, "node.datacenter", "", 0))
+        .compose(v -> node.deploy(() -> new EventStoreVerticle(storage, new EventStoreVerticle.Batching(
+            writer.maxBatchEvents(), writer.maxDelay(), writer.maxInFlight()), registry), 1, "eventStore", "", 0))
         .compose(v -> config.demo().enabled()
             ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
                 config.demo().port())
             : Future.succeededFuture())
-        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics),
+        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics, journal),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
-        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks), 1,
+        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore), 1,
             "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
         .onSuccess(started -> announce(config, nodeId, vertx))
@@ -159,13 +182,14 @@ public final class UnbrokenNode {
   }
 
   private static MicrometerMetricsOptions metricsOptions() {
-    // The gateway records its own per-route meters; Vert.x's per-request HTTP and TCP meters would
-    // double that cost on the hot path.
+    // The gateway and the event store record their own meters; Vert.x's per-request HTTP, TCP and
+    // event-bus meters would double that cost on the hot path.
     return new MicrometerMetricsOptions().setEnabled(true).setJvmMetricsEnabled(true)
         .addDisabledMetricsCategory(MetricsDomain.HTTP_SERVER)
         .addDisabledMetricsCategory(MetricsDomain.HTTP_CLIENT)
         .addDisabledMetricsCategory(MetricsDomain.NET_SERVER)
-        .addDisabledMetricsCategory(MetricsDomain.NET_CLIENT);
+        .addDisabledMetricsCategory(MetricsDomain.NET_CLIENT)
+        .addDisabledMetricsCategory(MetricsDomain.EVENT_BUS);
   }
 
   private static void announce(UnbrokenConfig config, String nodeId, Vertx vertx) {

@@ -2,6 +2,7 @@ package io.unbroken.admin;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.events.EventStore;
 import io.unbroken.gateway.Problem;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -28,12 +29,15 @@ public final class AdminVerticle extends VerticleBase {
   private final UnbrokenConfig.Admin config;
   private final PrometheusMeterRegistry registry;
   private final List<ReadinessCheck> checks;
+  private final EventStore eventStore;
   private HttpServer server;
 
-  public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks) {
+  public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks,
+      EventStore eventStore) {
     this.config = config;
     this.registry = registry;
     this.checks = checks;
+    this.eventStore = eventStore;
   }
 
   @Override
@@ -43,6 +47,7 @@ public final class AdminVerticle extends VerticleBase {
     router.get("/health/ready").handler(readiness());
     router.route().handler(this::requireToken);
     router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
+    new StreamsApi(eventStore).mount(router);
     router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
         "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
     server = vertx.createHttpServer().requestHandler(router);

@@ -82,10 +82,11 @@ public final class ConfigLoader {
     UnbrokenConfig.Node node = node(root);
     UnbrokenConfig.Cluster cluster = cluster(root);
     UnbrokenConfig.Demo demo = demo(root, embeddedDefault, server, admin);
+    UnbrokenConfig.EventStore eventStore = eventStore(root);
     root.has("routes");
     root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
-    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes);
+    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore);
   }
 
   private UnbrokenConfig.Listener listener(Section root) {
@@ -146,6 +147,22 @@ public final class ConfigLoader {
           + node.workerLease().toMillis() + "ms) so one missed beat does not lose the lease");
     }
     return node;
+  }
+
+  private UnbrokenConfig.EventStore eventStore(Section root) {
+    Section s = root.section("eventStore").orElseGet(() -> emptySection("eventStore"));
+    UnbrokenConfig.EventStore defaults = UnbrokenConfig.EventStore.DEFAULTS;
+    var eventStore = new UnbrokenConfig.EventStore(
+        s.integer("maxBatchEvents", defaults.maxBatchEvents(), 1, 10_000),
+        s.duration("maxDelay", defaults.maxDelay()),
+        s.integer("maxInFlight", defaults.maxInFlight(), 1, 64),
+        s.duration("appendTimeout", defaults.appendTimeout()),
+        s.integer("asyncBacklog", defaults.asyncBacklog(), 1, 10_000_000));
+    if (eventStore.appendTimeout().isZero()) {
+      throw s.invalid("appendTimeout", "must be more than 0");
+    }
+    s.rejectUnknownKeys();
+    return eventStore;
   }
 
   private UnbrokenConfig.Cluster cluster(Section root) {

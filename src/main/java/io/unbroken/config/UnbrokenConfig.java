@@ -16,7 +16,14 @@ public record UnbrokenConfig(
     Node node,
     Cluster cluster,
     Demo demo,
-    List<RouteConfig> routes) {
+    List<RouteConfig> routes,
+    EventStore eventStore) {
+
+  /** A configuration with the event store's default batching. */
+  public UnbrokenConfig(Listener server, Admin admin, Optional<Redis> redis, Optional<Postgres> postgres, Node node,
+      Cluster cluster, Demo demo, List<RouteConfig> routes) {
+    this(server, admin, redis, postgres, node, cluster, demo, routes, EventStore.DEFAULTS);
+  }
 
   /** An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. */
   public record Listener(String host, int port, int instances) {}
@@ -43,6 +50,17 @@ public record UnbrokenConfig(
 
   /** The built-in demo upstream, served on 127.0.0.1 for the embedded default. */
   public record Demo(boolean enabled, int port) {}
+
+  /**
+   * The node's event-store writer: appends that meet within {@code maxDelay} (or while a commit is in
+   * flight) share a commit of at most {@code maxBatchEvents}; {@code maxInFlight} commits at once;
+   * an append not answered within {@code appendTimeout} fails; at most {@code asyncBacklog} appends
+   * of {@code events: async} routes may wait before new requests are shed.
+   */
+  public record EventStore(int maxBatchEvents, Duration maxDelay, int maxInFlight, Duration appendTimeout,
+      int asyncBacklog) {
+    public static final EventStore DEFAULTS = new EventStore(256, Duration.ZERO, 2, Duration.ofSeconds(5), 10_000);
+  }
 
   /** True when neither Redis nor PostgreSQL is configured: everything lives in this process. */
   public boolean embedded() {

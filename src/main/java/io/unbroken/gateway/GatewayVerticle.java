@@ -28,6 +28,7 @@ public final class GatewayVerticle extends VerticleBase {
   private final List<RouteConfig> routes;
   private final SnowflakeIds ids;
   private final GatewayMetrics metrics;
+  private final RequestJournal journal;
   private RouteTable routeTable;
   private Upstreams upstreams;
   private Deadlines deadlines;
@@ -35,11 +36,12 @@ public final class GatewayVerticle extends VerticleBase {
   private HttpServer server;
 
   public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, SnowflakeIds ids,
-      GatewayMetrics metrics) {
+      GatewayMetrics metrics, RequestJournal journal) {
     this.listener = listener;
     this.routes = routes;
     this.ids = ids;
     this.metrics = metrics;
+    this.journal = journal;
   }
 
   @Override
@@ -94,7 +96,7 @@ public final class GatewayVerticle extends VerticleBase {
     } else if (declaredLength(request) > route.maxBody()) {
       reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
     } else {
-      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics, deadlines).run();
+      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics, deadlines, journal).run();
     }
   }
 

@@ -2,10 +2,12 @@ package io.unbroken.gateway;
 
 import io.netty.channel.ConnectTimeoutException;
 import io.unbroken.config.RouteConfig;
+import io.unbroken.events.RequestLifecycle;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
@@ -14,6 +16,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
 import java.net.ConnectException;
 import java.net.URI;
 import org.slf4j.Logger;
@@ -42,6 +45,9 @@ final class ProxyExchange extends Deadlines.Armed {
   private final String requestId;
   private final GatewayMetrics metrics;
   private final Deadlines deadlines;
+  private final RequestJournal journal;
+  private RequestJournal.Entry journalEntry;
+  private boolean outcomeRecorded;
   private HttpClientRequest upstreamRequest;
   private ProxyFailure interruption;
   private long forwardedAt;
@@ -49,7 +55,7 @@ final class ProxyExchange extends Deadlines.Armed {
   private boolean chunkedBody;
 
   ProxyExchange(Vertx vertx, HttpServerRequest request, RouteConfig route, HttpClient client, String requestId,
-      GatewayMetrics metrics, Deadlines deadlines) {
+      GatewayMetrics metrics, Deadlines deadlines, RequestJournal journal) {
     this.vertx = vertx;
     this.request = request;
     this.response = request.response();
@@ -58,6 +64,7 @@ final class ProxyExchange extends Deadlines.Armed {
     this.requestId = requestId;
     this.metrics = metrics;
     this.deadlines = deadlines;
+    this.journal = journal;
   }
 
   void run() {
@@ -71,11 +78,22 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     deadlines.arm(route, this);
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
-    forwardedAt = System.nanoTime();
-    client.request(requestOptions())
+    journal.open(requestId, route, summary())
+        .compose(this::connect)
         .compose(this::forwardRequest)
         .compose(this::relayResponse)
         .onComplete(this::finish);
+  }
+
+  private Future<HttpClientRequest> connect(RequestJournal.Entry entry) {
+    journalEntry = entry;
+    forwardedAt = System.nanoTime();
+    return client.request(requestOptions());
+  }
+
+  private JsonObject summary() {
+    return new JsonObject().put("method", request.method().name()).put("path", request.path())
+        .put("route", route.prefix());
   }
 
   private RequestOptions requestOptions() {
@@ -117,12 +135,27 @@ final class ProxyExchange extends Deadlines.Armed {
     if (interruption != null) {
       return Future.failedFuture(interruption);
     }
-    metrics.upstreamLatency(route.prefix(), System.nanoTime() - forwardedAt);
+    long latency = System.nanoTime() - forwardedAt;
+    metrics.upstreamLatency(route.prefix(), latency);
+    if (route.events() == RouteConfig.EventsMode.OFF) {
+      return writeResponse(upstream);
+    }
+    // The answer goes out once its completion is recorded (sync); hold the body meanwhile.
+    upstream.pause();
+    outcomeRecorded = true;
+    return journal.close(journalEntry, RequestLifecycle.COMPLETED, new JsonObject()
+            .put("status", upstream.statusCode()).put("upstreamMillis", latency / 1_000_000))
+        .compose(recorded -> interruption != null ? Future.failedFuture(interruption) : writeResponse(upstream));
+  }
+
+  private Future<Void> writeResponse(HttpClientResponse upstream) {
     response.setStatusCode(upstream.statusCode()).setStatusMessage(upstream.statusMessage());
     ForwardedHeaders.copy(upstream.headers(), response.headers());
     String length = upstream.getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length != null && length.length() < 7 && Long.parseLong(length) <= AGGREGATE_LIMIT) {
-      return upstream.body().compose(response::end);
+      Future<Buffer> body = upstream.body();
+      upstream.resume();
+      return body.compose(response::end);
     }
     if (length == null && hasBody(upstream.statusCode())) {
       response.setChunked(true);
@@ -164,15 +197,32 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     ProxyFailure failure = interruption != null ? interruption : classify(result.cause());
     if (!response.headWritten() && !response.closed()) {
+      if (hasBody && upstreamRequest == null) {
+        UnreadBody.discardThenClose(vertx, request); // never forwarded: nobody will read the body
+      }
       failure.toProblem(requestId).send(response);
     } else if (!response.ended() && !response.closed()) {
       response.reset(); // the answer was cut off mid-body; closing tells the client it is incomplete
     }
+    recordFailure(failure);
     log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
     metrics.request(route.prefix(), failure.status(), outcome(failure));
   }
 
+  private void recordFailure(ProxyFailure failure) {
+    if (journalEntry == null || outcomeRecorded) {
+      return;
+    }
+    outcomeRecorded = true;
+    boolean cancelled = failure.status() == 499 || failure.status() == 504;
+    journal.close(journalEntry, cancelled ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, new JsonObject()
+        .put("status", failure.status()).put("reason", failure.slug()).put("detail", failure.getMessage()));
+  }
+
   private ProxyFailure classify(Throwable cause) {
+    if (cause instanceof ProxyFailure known) {
+      return known;
+    }
     if (cause instanceof ConnectException || cause instanceof ConnectTimeoutException) {
       return ProxyFailure.unreachable(route.upstream().toString(), cause);
     }

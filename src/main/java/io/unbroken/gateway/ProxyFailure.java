@@ -7,6 +7,10 @@ final class ProxyFailure extends RuntimeException {
   private final String title;
   private final int status;
 
+  String slug() {
+    return slug;
+  }
+
   ProxyFailure(String slug, String title, int status, String detail) {
     super(detail, null, false, false);
     this.slug = slug;
@@ -32,6 +36,16 @@ final class ProxyFailure extends RuntimeException {
   static ProxyFailure unreachable(String upstream, Throwable cause) {
     return new ProxyFailure("upstream-unreachable", "Upstream unreachable", 502,
         "Could not forward to " + upstream + ": " + cause.getMessage());
+  }
+
+  static ProxyFailure eventsUnavailable(String reason) {
+    return new ProxyFailure("events-unavailable", "Request cannot be recorded", 503,
+        "This route records every request before forwarding it, and the event store cannot record now: " + reason);
+  }
+
+  static ProxyFailure eventsBacklog(int backlog) {
+    return new ProxyFailure("events-backlog", "Too many requests waiting to be recorded", 503,
+        "More than " + backlog + " request events are waiting to be written; retry shortly");
   }
 
   Problem toProblem(String requestId) {

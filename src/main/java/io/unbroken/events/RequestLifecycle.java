@@ -1,0 +1,48 @@
+package io.unbroken.events;
+
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The events of one request's life, in stream {@code request-<id>}, and its state folded from them.
+ * A request is accepted and forwarded together, then ends once: completed (the upstream answered),
+ * failed (it could not be forwarded or the upstream failed), or cancelled (client gone, deadline).
+ */
+public final class RequestLifecycle {
+
+  public static final String ACCEPTED = "RequestAccepted";
+  public static final String FORWARDED = "RequestForwarded";
+  public static final String COMPLETED = "RequestCompleted";
+  public static final String FAILED = "RequestFailed";
+  public static final String CANCELLED = "RequestCancelled";
+
+  /** Where a request stood. */
+  public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED;
+
+    public String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  private RequestLifecycle() {}
+
+  public static String streamOf(String requestId) {
+    return "request-" + requestId;
+  }
+
+  /** The status after {@code events} (in stream order); UNKNOWN for none. */
+  public static Status fold(List<RecordedEvent> events) {
+    Status status = Status.UNKNOWN;
+    for (RecordedEvent event : events) {
+      status = switch (event.type()) {
+        case ACCEPTED -> Status.ACCEPTED;
+        case FORWARDED -> Status.FORWARDED;
+        case COMPLETED -> Status.COMPLETED;
+        case FAILED -> Status.FAILED;
+        case CANCELLED -> Status.CANCELLED;
+        default -> status;
+      };
+    }
+    return status;
+  }
+}
