@@ -146,7 +146,8 @@ public final class UnbrokenNode {
         .compose(v -> node.deploy(() -> new WorkerLeaseVerticle(leases, ids, clock, identity.datacenter(), nodeId,
             identity.workerLease(), identity.heartbeat()), 1, "node.datacenter", "", 0))
         .compose(v -> node.deploy(() -> new EventStoreVerticle(storage, new EventStoreVerticle.Batching(
-            writer.maxBatchEvents(), writer.maxDelay(), writer.maxInFlight()), registry), 1, "eventStore", "", 0))
+            writer.maxBatchEvents(), writer.maxDelay(), writer.maxInFlight(), writer.retention()), clock, registry),
+            1, "eventStore", "", 0))
         .compose(v -> config.demo().enabled()
             ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
                 config.demo().port())

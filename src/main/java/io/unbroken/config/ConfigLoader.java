@@ -157,7 +157,8 @@ public final class ConfigLoader {
         s.duration("maxDelay", defaults.maxDelay()),
         s.integer("maxInFlight", defaults.maxInFlight(), 1, 64),
         s.duration("appendTimeout", defaults.appendTimeout()),
-        s.integer("asyncBacklog", defaults.asyncBacklog(), 1, 10_000_000));
+        s.integer("asyncBacklog", defaults.asyncBacklog(), 1, 10_000_000),
+        s.duration("retention", defaults.retention()));
     if (eventStore.appendTimeout().isZero()) {
       throw s.invalid("appendTimeout", "must be more than 0");
     }

@@ -55,11 +55,13 @@ public record UnbrokenConfig(
    * The node's event-store writer: appends that meet within {@code maxDelay} (or while a commit is in
    * flight) share a commit of at most {@code maxBatchEvents}; {@code maxInFlight} commits at once;
    * an append not answered within {@code appendTimeout} fails; at most {@code asyncBacklog} appends
-   * of {@code events: async} routes may wait before new requests are shed.
+   * of {@code events: async} routes may wait before new requests are shed; events older than
+   * {@code retention} are dropped a month-partition at a time.
    */
   public record EventStore(int maxBatchEvents, Duration maxDelay, int maxInFlight, Duration appendTimeout,
-      int asyncBacklog) {
-    public static final EventStore DEFAULTS = new EventStore(256, Duration.ZERO, 2, Duration.ofSeconds(5), 10_000);
+      int asyncBacklog, Duration retention) {
+    public static final EventStore DEFAULTS =
+        new EventStore(256, Duration.ZERO, 2, Duration.ofSeconds(5), 10_000, Duration.ofDays(90));
   }
 
   /** True when neither Redis nor PostgreSQL is configured: everything lives in this process. */

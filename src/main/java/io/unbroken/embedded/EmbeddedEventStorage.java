@@ -11,6 +11,7 @@ import io.unbroken.events.Stamps;
 import io.unbroken.events.StreamAppend;
 import io.unbroken.events.WrongExpectedVersion;
 import io.vertx.core.Future;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -60,6 +61,12 @@ public final class EmbeddedEventStorage implements EventStorage {
         .filter(e -> e.checkpoint().compareTo(after) > 0)
         .limit(limit)
         .toList());
+  }
+
+  /** Nothing to prepare, and nothing outlives the process anyway: retention does not apply here. */
+  @Override
+  public Future<Void> maintain(Instant now, Duration retention) {
+    return Future.succeededFuture();
   }
 
   /** The rows written to a side table, by key values in key order (what PostgreSQL would hold). */

@@ -1,6 +1,7 @@
 package io.unbroken.events;
 
 import io.vertx.core.Future;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
@@ -18,4 +19,10 @@ public interface EventStorage {
   Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo);
 
   Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit);
+
+  /**
+   * Housekeeping at {@code now}: prepares room for events to come and forgets events recorded
+   * before {@code now - retention} (whole time partitions at a time, so possibly some later).
+   */
+  Future<Void> maintain(Instant now, Duration retention);
 }

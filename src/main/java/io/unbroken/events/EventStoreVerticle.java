@@ -8,6 +8,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,11 +26,15 @@ public final class EventStoreVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(EventStoreVerticle.class);
 
-  /** How batches form. */
-  public record Batching(int maxBatchEvents, Duration maxDelay, int maxInFlight) {}
+  /** How batches form, and how long events are kept. */
+  public record Batching(int maxBatchEvents, Duration maxDelay, int maxInFlight, Duration retention) {}
+
+  private static final long MAINTENANCE_INTERVAL_MS = Duration.ofHours(1).toMillis();
 
   private final EventStorage storage;
   private final Batching batching;
+  private final InstantSource clock;
+  private long maintenanceTimer = -1;
   private final DistributionSummary batchSizes;
   private final Timer commitLatency;
   private final Queue<Message<StreamAppend>> pending = new ArrayDeque<>();
@@ -38,9 +43,10 @@ public final class EventStoreVerticle extends VerticleBase {
   private long delayTimer = -1;
   private MessageConsumer<StreamAppend> consumer;
 
-  public EventStoreVerticle(EventStorage storage, Batching batching, MeterRegistry registry) {
+  public EventStoreVerticle(EventStorage storage, Batching batching, InstantSource clock, MeterRegistry registry) {
     this.storage = storage;
     this.batching = batching;
+    this.clock = clock;
     this.batchSizes = DistributionSummary.builder("unbroken.events.batch.size")
         .description("Events per group commit").publishPercentileHistogram().register(registry);
     this.commitLatency = Timer.builder("unbroken.events.commit.latency")
@@ -50,13 +56,21 @@ public final class EventStoreVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     consumer = vertx.eventBus().localConsumer(EventsAddresses.APPEND, this::enqueue);
-    return consumer.completion();
+    maintenanceTimer = vertx.setPeriodic(MAINTENANCE_INTERVAL_MS, t -> maintain());
+    // Partitions for this month and the next ones must exist before the first append.
+    return storage.maintain(clock.instant(), batching.retention()).compose(v -> consumer.completion());
   }
 
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(delayTimer);
+    vertx.cancelTimer(maintenanceTimer);
     return consumer.unregister();
+  }
+
+  private void maintain() {
+    storage.maintain(clock.instant(), batching.retention())
+        .onFailure(failure -> log.warn("Event store housekeeping failed, next try in an hour: {}", failure.getMessage()));
   }
 
   private void enqueue(Message<StreamAppend> message) {

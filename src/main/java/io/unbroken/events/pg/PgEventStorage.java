@@ -16,6 +16,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -44,12 +45,23 @@ public final class PgEventStorage implements EventStorage {
   private static final String COLUMNS =
       "global_position, tx_id::text AS tx, id, stream_id, stream_version, type, data, metadata, hlc, recorded_at";
 
+  private static final int PARTITIONS_AHEAD = 2;
+
   private final Pool pool;
   private final Stamps stamps;
+  private final EventPartitions partitions;
 
   public PgEventStorage(Pool pool, Stamps stamps) {
     this.pool = pool;
     this.stamps = stamps;
+    this.partitions = new EventPartitions(pool);
+  }
+
+  @Override
+  public Future<Void> maintain(Instant now, Duration retention) {
+    return partitions.createAhead(now, PARTITIONS_AHEAD)
+        .compose(created -> partitions.dropBefore(now.minus(retention)))
+        .mapEmpty();
   }
 
   @Override
@@ -80,10 +92,10 @@ public final class PgEventStorage implements EventStorage {
     String[] streamIds = new TreeSet<>(appends.stream().map(StreamAppend::streamId).toList()).toArray(String[]::new);
     return connection.preparedQuery("INSERT INTO streams (stream_id, version)"
             + " SELECT s, 0 FROM unnest($1::text[]) AS s ORDER BY s ON CONFLICT (stream_id) DO NOTHING")
-        .execute(Tuple.of(streamIds))
+        .execute(Tuple.tuple().addValue(streamIds))
         .compose(inserted -> connection.preparedQuery("SELECT stream_id, version FROM streams"
                 + " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE")
-            .execute(Tuple.of(streamIds)))
+            .execute(Tuple.tuple().addValue(streamIds)))
         .map(rows -> {
           Map<String, Integer> versions = new HashMap<>();
           rows.forEach(row -> versions.put(row.getString(0), row.getInteger(1)));
@@ -117,7 +129,7 @@ public final class PgEventStorage implements EventStorage {
     Integer[] movedVersions = java.util.Arrays.stream(movedStreams).map(versions::get).toArray(Integer[]::new);
     return connection.preparedQuery("UPDATE streams SET version = v.version"
             + " FROM unnest($1::text[], $2::int[]) AS v(stream_id, version) WHERE streams.stream_id = v.stream_id")
-        .execute(Tuple.of(movedStreams, movedVersions))
+        .execute(Tuple.tuple().addValue(movedStreams).addValue(movedVersions))
         .compose(updated -> connection.preparedQuery("INSERT INTO events"
                 + " (id, stream_id, stream_version, type, data, metadata, hlc)"
                 + " SELECT id, stream_id, stream_version, type, data::jsonb, metadata::jsonb, hlc FROM unnest("
@@ -170,8 +182,10 @@ public final class PgEventStorage implements EventStorage {
     }
 
     Tuple toTuple() {
-      return Tuple.of(ids.toArray(Long[]::new), streamIds.toArray(String[]::new), versions.toArray(Integer[]::new),
-          types.toArray(String[]::new), data.toArray(String[]::new), metadata.toArray(String[]::new))
+      // addValue one by one: Tuple.of(a, array) would spread the array as varargs
+      return Tuple.tuple().addValue(ids.toArray(Long[]::new)).addValue(streamIds.toArray(String[]::new))
+          .addValue(versions.toArray(Integer[]::new)).addValue(types.toArray(String[]::new))
+          .addValue(data.toArray(String[]::new)).addValue(metadata.toArray(String[]::new))
           .addValue(hlcs.toArray(Long[]::new));
     }
   }
