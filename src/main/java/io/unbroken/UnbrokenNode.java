@@ -8,6 +8,7 @@ import io.unbroken.cluster.HazelcastClusterManagers;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.embedded.DemoUpstreamVerticle;
 import io.unbroken.embedded.EmbeddedEventStorage;
+import io.unbroken.embedded.EmbeddedLocks;
 import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
 import io.unbroken.events.EventStorage;
 import io.unbroken.events.EventStore;
@@ -23,6 +24,12 @@ import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
 import io.unbroken.ids.WorkerLeaseVerticle;
 import io.unbroken.ids.redis.RedisWorkerLeaseStore;
+import io.unbroken.locks.FencingTokens;
+import io.unbroken.locks.LockLeases;
+import io.unbroken.locks.ResourceLocks;
+import io.unbroken.locks.pg.PgFencingTokens;
+import io.unbroken.locks.redis.RedisFencingTokens;
+import io.unbroken.locks.redis.RedisLockLeases;
 import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.platform.RedisConnector;
@@ -131,6 +138,13 @@ public final class UnbrokenNode {
     EventStoreClient.registerCodecs(vertx);
     node.eventStore = new EventStoreClient(vertx, storage, writer.appendTimeout());
     RequestJournal journal = new RequestJournal(node.eventStore, nodeId, writer.asyncBacklog(), registry);
+    EmbeddedLocks embeddedLocks = new EmbeddedLocks(clock);
+    LockLeases lockLeases = redis.<LockLeases>map(r -> new RedisLockLeases(r, config.redis().get().keyPrefix()))
+        .orElse(embeddedLocks);
+    FencingTokens fencingTokens = postgres.<FencingTokens>map(PgFencingTokens::new)
+        .or(() -> redis.map(r -> new RedisFencingTokens(r, config.redis().get().keyPrefix())))
+        .orElse(embeddedLocks);
+    ResourceLocks locks = new ResourceLocks(vertx, lockLeases, fencingTokens);
 
     List<ReadinessCheck> checks = new ArrayList<>();
     checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
@@ -152,7 +166,7 @@ public final class UnbrokenNode {
             ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
                 config.demo().port())
             : Future.succeededFuture())
-        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics, journal),
+        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics, journal, locks),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
         .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore), 1,
             "admin.port", config.admin().host(), config.admin().port()))

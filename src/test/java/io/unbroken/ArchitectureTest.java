@@ -23,7 +23,7 @@ class ArchitectureTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"ids", "idempotency", "events", "saga", "zombie", "repair"})
+  @ValueSource(strings = {"ids", "idempotency", "events", "locks", "saga", "zombie", "repair"})
   void onlyTheCompositionRootSeesACapabilitysRedisOrPostgresImplementation(String capability) {
     noClasses().that().resideOutsideOfPackages("io.unbroken", "io.unbroken." + capability + "..")
         .should().dependOnClassesThat().resideInAnyPackage(

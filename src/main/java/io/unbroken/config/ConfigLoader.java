@@ -3,6 +3,7 @@ package io.unbroken.config;
 import io.unbroken.config.IdempotencyPolicy.Inflight;
 import io.unbroken.config.IdempotencyPolicy.Mode;
 import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.locks.LockTemplate;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -229,9 +230,18 @@ public final class ConfigLoader {
     }
     var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
-        s.section("idempotency").map(this::idempotency).orElse(IdempotencyPolicy.DISABLED));
+        s.section("idempotency").map(this::idempotency).orElse(IdempotencyPolicy.DISABLED),
+        s.optionalString("lock").map(text -> lockTemplate(s, text)));
     s.rejectUnknownKeys();
     return route;
+  }
+
+  private static LockTemplate lockTemplate(Section s, String text) {
+    try {
+      return new LockTemplate(text);
+    } catch (IllegalArgumentException e) {
+      throw s.invalid("lock", e.getMessage());
+    }
   }
 
   private IdempotencyPolicy idempotency(Section s) {

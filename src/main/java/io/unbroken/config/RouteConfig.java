@@ -1,12 +1,15 @@
 package io.unbroken.config;
 
+import io.unbroken.locks.LockTemplate;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * One route: requests whose path starts with {@code prefix} (on a segment boundary) and whose
- * method is in {@code methods} (empty means every method) are forwarded to {@code upstream}.
+ * method is in {@code methods} (empty means every method) are forwarded to {@code upstream}; with
+ * a {@code lock} template, requests on the same resource are forwarded one at a time.
  */
 public record RouteConfig(
     String prefix,
@@ -15,7 +18,14 @@ public record RouteConfig(
     Duration timeout,
     long maxBody,
     EventsMode events,
-    IdempotencyPolicy idempotency) {
+    IdempotencyPolicy idempotency,
+    Optional<LockTemplate> lock) {
+
+  /** A route that locks no resource. */
+  public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
+      EventsMode events, IdempotencyPolicy idempotency) {
+    this(prefix, upstream, methods, timeout, maxBody, events, idempotency, Optional.empty());
+  }
 
   /** How a route's request lifecycle is recorded in the event store. */
   public enum EventsMode { SYNC, ASYNC, OFF }

@@ -23,6 +23,11 @@ final class Deadlines {
 
     /** Called on the event loop when the deadline passed before {@link #disarm(Armed)}. */
     abstract void expire();
+
+    /** When this expires, on the {@link System#nanoTime()} scale. */
+    long deadlineNanos() {
+      return deadlineNanos;
+    }
   }
 
   private static final class Lane {

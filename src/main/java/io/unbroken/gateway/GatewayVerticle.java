@@ -4,6 +4,7 @@ import io.unbroken.config.RouteConfig;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
 import io.unbroken.ids.SnowflakeIds;
+import io.unbroken.locks.ResourceLocks;
 import io.unbroken.platform.RequestScope;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -29,6 +30,8 @@ public final class GatewayVerticle extends VerticleBase {
   private final SnowflakeIds ids;
   private final GatewayMetrics metrics;
   private final RequestJournal journal;
+  private final ResourceLocks locks;
+  private ExchangeServices services;
   private RouteTable routeTable;
   private Upstreams upstreams;
   private Deadlines deadlines;
@@ -36,12 +39,13 @@ public final class GatewayVerticle extends VerticleBase {
   private HttpServer server;
 
   public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, SnowflakeIds ids,
-      GatewayMetrics metrics, RequestJournal journal) {
+      GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks) {
     this.listener = listener;
     this.routes = routes;
     this.ids = ids;
     this.metrics = metrics;
     this.journal = journal;
+    this.locks = locks;
   }
 
   @Override
@@ -49,6 +53,7 @@ public final class GatewayVerticle extends VerticleBase {
     routeTable = new RouteTable(routes);
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(routes);
+    services = new ExchangeServices(vertx, metrics, deadlines, journal, locks);
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -96,7 +101,7 @@ public final class GatewayVerticle extends VerticleBase {
     } else if (declaredLength(request) > route.maxBody()) {
       reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
     } else {
-      new ProxyExchange(vertx, request, route, upstreams.forRoute(route), requestId, metrics, deadlines, journal).run();
+      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId).run();
     }
   }
 

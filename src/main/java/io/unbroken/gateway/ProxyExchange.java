@@ -18,7 +18,12 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
 import java.net.ConnectException;
+import io.unbroken.locks.Lock;
+import io.unbroken.locks.LockTimeout;
+import io.unbroken.locks.ResourceLocks;
 import java.net.URI;
+import java.time.Duration;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +41,9 @@ final class ProxyExchange extends Deadlines.Armed {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
   private static final long AGGREGATE_LIMIT = 16 * 1024;
+  private static final String FENCING_TOKEN = "X-Fencing-Token";
+  // A live holder must not lose its lease before its own timeout ends it.
+  private static final Duration LOCK_LEASE_MARGIN = Duration.ofSeconds(5);
 
   private final Vertx vertx;
   private final HttpServerRequest request;
@@ -46,7 +54,9 @@ final class ProxyExchange extends Deadlines.Armed {
   private final GatewayMetrics metrics;
   private final Deadlines deadlines;
   private final RequestJournal journal;
+  private final ResourceLocks locks;
   private RequestJournal.Entry journalEntry;
+  private Lock lock;
   private boolean outcomeRecorded;
   private HttpClientRequest upstreamRequest;
   private ProxyFailure interruption;
@@ -54,17 +64,18 @@ final class ProxyExchange extends Deadlines.Armed {
   private boolean hasBody;
   private boolean chunkedBody;
 
-  ProxyExchange(Vertx vertx, HttpServerRequest request, RouteConfig route, HttpClient client, String requestId,
-      GatewayMetrics metrics, Deadlines deadlines, RequestJournal journal) {
-    this.vertx = vertx;
+  ProxyExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
+      String requestId) {
+    this.vertx = services.vertx();
     this.request = request;
     this.response = request.response();
     this.route = route;
     this.client = client;
     this.requestId = requestId;
-    this.metrics = metrics;
-    this.deadlines = deadlines;
-    this.journal = journal;
+    this.metrics = services.metrics();
+    this.deadlines = services.deadlines();
+    this.journal = services.journal();
+    this.locks = services.locks();
   }
 
   void run() {
@@ -79,14 +90,31 @@ final class ProxyExchange extends Deadlines.Armed {
     deadlines.arm(route, this);
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     journal.open(requestId, route, summary())
+        .compose(this::lockResource)
         .compose(this::connect)
         .compose(this::forwardRequest)
         .compose(this::relayResponse)
         .onComplete(this::finish);
   }
 
-  private Future<HttpClientRequest> connect(RequestJournal.Entry entry) {
+  /** On a route with a lock template, waits for the resource (until this request's deadline). */
+  private Future<RequestJournal.Entry> lockResource(RequestJournal.Entry entry) {
     journalEntry = entry;
+    Optional<String> resource = route.lock().flatMap(template -> template.resourceOf(request.path()));
+    if (resource.isEmpty()) {
+      return Future.succeededFuture(entry);
+    }
+    Duration lease = route.timeout().plus(LOCK_LEASE_MARGIN);
+    return locks.acquire(resource.get(), requestId, lease, deadlineNanos())
+        .recover(failure -> Future.failedFuture(failure instanceof LockTimeout
+            ? ProxyFailure.resourceBusy(resource.get()) : ProxyFailure.locksUnavailable(failure.getMessage())))
+        .compose(acquired -> {
+          lock = acquired;
+          return interruption != null ? Future.failedFuture(interruption) : Future.succeededFuture(entry);
+        });
+  }
+
+  private Future<HttpClientRequest> connect(RequestJournal.Entry entry) {
     forwardedAt = System.nanoTime();
     return client.request(requestOptions());
   }
@@ -116,6 +144,9 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     ForwardedHeaders.copy(request.headers(), upstream.headers());
     ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
+    if (lock != null) {
+      upstream.headers().set(FENCING_TOKEN, Long.toString(lock.fencingToken()));
+    }
     if (!hasBody) {
       upstream.end();
     } else {
@@ -191,6 +222,9 @@ final class ProxyExchange extends Deadlines.Armed {
 
   private void finish(AsyncResult<Void> result) {
     deadlines.disarm(this);
+    if (lock != null) {
+      locks.release(lock, result.succeeded() && response.getStatusCode() < 300);
+    }
     if (result.succeeded()) {
       metrics.request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
       return;

@@ -43,6 +43,16 @@ final class ProxyFailure extends RuntimeException {
         "This route records every request before forwarding it, and the event store cannot record now: " + reason);
   }
 
+  static ProxyFailure resourceBusy(String resource) {
+    return new ProxyFailure("resource-busy", "Resource busy", 503,
+        "Another request held " + resource + " until this request's deadline; retry shortly");
+  }
+
+  static ProxyFailure locksUnavailable(String reason) {
+    return new ProxyFailure("locks-unavailable", "Resource lock unavailable", 503,
+        "This route locks its resource before forwarding, and no lock could be taken: " + reason);
+  }
+
   static ProxyFailure eventsBacklog(int backlog) {
     return new ProxyFailure("events-backlog", "Too many requests waiting to be recorded", 503,
         "More than " + backlog + " request events are waiting to be written; retry shortly");

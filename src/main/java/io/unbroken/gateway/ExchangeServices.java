@@ -1,0 +1,8 @@
+package io.unbroken.gateway;
+
+import io.unbroken.locks.ResourceLocks;
+import io.vertx.core.Vertx;
+
+/** What every exchange of one gateway verticle shares. */
+record ExchangeServices(Vertx vertx, GatewayMetrics metrics, Deadlines deadlines, RequestJournal journal,
+    ResourceLocks locks) {}
