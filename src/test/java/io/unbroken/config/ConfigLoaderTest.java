@@ -284,8 +284,8 @@ class ConfigLoaderTest {
             - prefix: /api
               upstream: http://127.0.0.1:8081
           """))
-          .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, node, postgres, redis, routes,"
-              + " server)");
+          .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, eventStore, node, postgres, redis,"
+              + " routes, server)");
     }
 
     @Test
@@ -298,8 +298,8 @@ class ConfigLoaderTest {
             - prefix: /api
               upstream: http://127.0.0.1:8081
           """))
-          .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, node, postgres, redis, routes,"
-              + " server)");
+          .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, eventStore, node, postgres, redis,"
+              + " routes, server)");
     }
 
     @Test
@@ -312,7 +312,7 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
               retries: 3
           """))
-          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, maxBody, methods,"
+          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, lock, maxBody, methods,"
               + " prefix, timeout, upstream)");
     }
 
@@ -393,6 +393,34 @@ class ConfigLoaderTest {
 
       assertThat(e).hasMessage("command line: demo.port: is 8080; the demo upstream needs a port of its own, "
           + "other than server.port (8080) and admin.port (9090)");
+    }
+
+    @Test
+    void aLockThatIsNotAPathTemplate() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              lock: accounts/{id}
+          """))
+          .hasMessage(file + ":4: routes[0].lock: 'accounts/{id}' is not a path template like /accounts/{id}");
+    }
+
+    @Test
+    void anUnknownEventStoreKey() {
+      String file = fileName();
+
+      assertThat(failure("""
+          eventStore:
+            maxBatch: 10
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":2: eventStore.maxBatch: unknown key (known here: appendTimeout, asyncBacklog,"
+              + " maxBatchEvents, maxDelay, maxInFlight, retention)");
     }
 
     @Test
