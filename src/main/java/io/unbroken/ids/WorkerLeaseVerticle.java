@@ -57,7 +57,15 @@ public final class WorkerLeaseVerticle extends VerticleBase {
     long lead = ids.lastIssuedMillis() - clock.millis();
     Future<Void> clockPassed = lead < 0 ? Future.succeededFuture()
         : vertx.timer(lead + 1, TimeUnit.MILLISECONDS).mapEmpty();
-    return clockPassed.compose(v -> store.release(datacenter, workerId, owner));
+    int worker = workerId;
+    // A store that does not answer must not hold up shutdown: the lease then runs out by itself.
+    return clockPassed.compose(v -> store.release(datacenter, worker, owner)
+        .timeout(heartbeat.toMillis(), TimeUnit.MILLISECONDS)
+        .recover(failure -> {
+          log.warn("Worker id {} not given back by node {} ({}); its lease runs out within {}", worker, owner,
+              failure.getMessage(), lease);
+          return Future.succeededFuture();
+        }));
   }
 
   /** The worker id held now, or -1. */
@@ -92,6 +100,9 @@ public final class WorkerLeaseVerticle extends VerticleBase {
     int worker = workerId;
     return store.renew(datacenter, worker, owner, lease)
         .onSuccess(held -> {
+          if (worker != workerId) {
+            return; // a late answer about a lease this node has since replaced
+          }
           if (held) {
             ids.holdWorker(worker, sentAt + lease.toMillis());
           } else {

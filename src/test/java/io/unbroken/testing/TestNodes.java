@@ -16,10 +16,19 @@ public final class TestNodes {
 
   /** An embedded node (no Redis, no PostgreSQL, no demo) serving {@code routes}. */
   public static UnbrokenConfig embedded(List<RouteConfig> routes) {
+    return withStores(Optional.empty(), Optional.empty(), Optional.empty(), routes);
+  }
+
+  /**
+   * A node (no demo) on the given Redis and PostgreSQL, each embedded when absent, with its admin
+   * API behind {@code adminToken} when one is given, serving {@code routes}.
+   */
+  public static UnbrokenConfig withStores(Optional<UnbrokenConfig.Redis> redis,
+      Optional<UnbrokenConfig.Postgres> postgres, Optional<String> adminToken, List<RouteConfig> routes) {
     return new UnbrokenConfig(
         new UnbrokenConfig.Listener("127.0.0.1", FreePorts.next(), 2),
-        new UnbrokenConfig.Admin("127.0.0.1", FreePorts.next(), Optional.empty()),
-        Optional.empty(), Optional.empty(),
+        new UnbrokenConfig.Admin("127.0.0.1", FreePorts.next(), adminToken),
+        redis, postgres,
         new UnbrokenConfig.Node(0, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(2),
             Duration.ofMillis(500)),
         new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")),
