@@ -8,9 +8,9 @@ import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
 import io.unbroken.testing.PrivatePostgres;
-import io.unbroken.testing.RecordingNodes;
 import io.unbroken.testing.TestClient;
 import io.unbroken.testing.TestClient.Answer;
+import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestUpstream;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -45,8 +45,8 @@ class PostgresOutageIT {
     vertx = Vertx.vertx();
     int upstreamPort = FreePorts.next();
     upstream = Await.result(new TestUpstream(vertx).start(upstreamPort));
-    UnbrokenConfig config = RecordingNodes.onPostgres(database, List.of(
-        RecordingNodes.route("/pay", "http://127.0.0.1:" + upstreamPort, Duration.ofSeconds(5), EventsMode.SYNC)));
+    UnbrokenConfig config = TestNodes.onPostgres(database, List.of(
+        TestNodes.route("/pay", "http://127.0.0.1:" + upstreamPort, Duration.ofSeconds(5), EventsMode.SYNC)));
     node = Await.result(UnbrokenNode.start(config));
     gateway = new TestClient(vertx, config.server().port(), 8);
   }

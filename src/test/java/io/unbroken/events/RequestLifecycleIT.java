@@ -8,10 +8,10 @@ import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
-import io.unbroken.testing.RecordingNodes;
 import io.unbroken.testing.TestClient;
 import io.unbroken.testing.TestClient.Answer;
 import io.unbroken.testing.TestServices;
+import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestUpstream;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -58,12 +58,12 @@ class RequestLifecycleIT {
     List<RouteConfig> routes = new ArrayList<>();
     for (EventsMode mode : EventsMode.values()) {
       String prefix = "/" + mode.name().toLowerCase(Locale.ROOT);
-      routes.add(RecordingNodes.route(prefix, up, Duration.ofSeconds(5), mode));
-      routes.add(RecordingNodes.route(prefix + "-refused", refused, Duration.ofSeconds(5), mode));
-      routes.add(RecordingNodes.route(prefix + "-slow", up, Duration.ofMillis(300), mode));
+      routes.add(TestNodes.route(prefix, up, Duration.ofSeconds(5), mode));
+      routes.add(TestNodes.route(prefix + "-refused", refused, Duration.ofSeconds(5), mode));
+      routes.add(TestNodes.route(prefix + "-slow", up, Duration.ofMillis(300), mode));
       upstream.on(prefix + "-slow", request -> { /* never answers */ });
     }
-    UnbrokenConfig config = RecordingNodes.onPostgres(TestServices.freshDatabase("request_lifecycle"), routes);
+    UnbrokenConfig config = TestNodes.onPostgres(TestServices.freshDatabase("request_lifecycle"), routes);
     node = Await.result(UnbrokenNode.start(config));
     gateway = new TestClient(vertx, config.server().port(), 16);
     admin = new TestClient(vertx, config.admin().port(), 4);

@@ -77,10 +77,8 @@ class ResourceLocksIT {
     RouteConfig accounts = new RouteConfig("/accounts", URI.create("http://127.0.0.1:" + upstreamPort), Set.of(),
         Duration.ofSeconds(10), 1024, RouteConfig.EventsMode.OFF, IdempotencyPolicy.DISABLED,
         Optional.of(new LockTemplate("/accounts/{id}")));
-    UnbrokenConfig embedded = TestNodes.embedded(List.of(accounts));
-    UnbrokenConfig config = new UnbrokenConfig(embedded.server(), embedded.admin(), Optional.of(redisConfig),
-        Optional.of(TestServices.freshDatabase("locks")), embedded.node(), embedded.cluster(), embedded.demo(),
-        embedded.routes());
+    UnbrokenConfig config = TestNodes.withStores(Optional.of(redisConfig),
+        Optional.of(TestServices.freshDatabase("locks")), Optional.empty(), List.of(accounts));
     node = Await.result(UnbrokenNode.start(config));
     client = vertx.createHttpClient(new HttpClientOptions().setDefaultHost("127.0.0.1")
         .setDefaultPort(config.server().port()), new PoolOptions().setHttp1MaxSize(100));

@@ -36,6 +36,17 @@ public final class TestNodes {
         routes);
   }
 
+  /** A node whose durable store, and so its events, is {@code postgres}; Redis embedded. */
+  public static UnbrokenConfig onPostgres(UnbrokenConfig.Postgres postgres, List<RouteConfig> routes) {
+    return withStores(Optional.empty(), Optional.of(postgres), Optional.empty(), routes);
+  }
+
+  /** A route for every method whose request lifecycle is recorded as {@code events} says; every other feature off. */
+  public static RouteConfig route(String prefix, String upstream, Duration timeout, RouteConfig.EventsMode events) {
+    return new RouteConfig(prefix, URI.create(upstream), Set.of(), timeout, 1024 * 1024, events,
+        IdempotencyPolicy.DISABLED);
+  }
+
   /** A route with every feature off. */
   public static RouteConfig route(String prefix, String upstream, Duration timeout, long maxBody, String... methods) {
     return new RouteConfig(prefix, URI.create(upstream), Set.of(methods), timeout, maxBody,
