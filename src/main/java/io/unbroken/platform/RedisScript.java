@@ -15,6 +15,12 @@ import java.util.List;
  */
 public final class RedisScript {
 
+  /** Deletes KEYS[1] only if it holds ARGV[1]: how an owner gives back a lease without taking someone else's. */
+  public static final RedisScript DELETE_IF_OWNED = new RedisScript("""
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0
+      """);
+
   private final String source;
   private final String sha1;
 

@@ -27,10 +27,6 @@ public final class RedisWorkerLeaseStore implements WorkerLeaseStore {
       if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
       return 0
       """);
-  private static final RedisScript RELEASE = new RedisScript("""
-      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-      return 0
-      """);
 
   private final Redis redis;
   private final String keyPrefix;
@@ -61,7 +57,7 @@ public final class RedisWorkerLeaseStore implements WorkerLeaseStore {
 
   @Override
   public Future<Void> release(int datacenter, int workerId, String owner) {
-    return RELEASE.run(redis, List.of(key(datacenter, workerId)), List.of(owner)).mapEmpty();
+    return RedisScript.DELETE_IF_OWNED.run(redis, List.of(key(datacenter, workerId)), List.of(owner)).mapEmpty();
   }
 
   private String key(int datacenter, int worker) {

@@ -12,11 +12,6 @@ import java.util.List;
 /** Lock leases as Redis keys {@code <prefix>:{lock:<resource>}} holding the owner, with a PX expiry. */
 public final class RedisLockLeases implements LockLeases {
 
-  private static final RedisScript RELEASE = new RedisScript("""
-      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-      return 0
-      """);
-
   private final Redis redis;
   private final String keyPrefix;
 
@@ -33,7 +28,7 @@ public final class RedisLockLeases implements LockLeases {
 
   @Override
   public Future<Void> release(String resource, String owner) {
-    return RELEASE.run(redis, List.of(key(resource)), List.of(owner)).mapEmpty();
+    return RedisScript.DELETE_IF_OWNED.run(redis, List.of(key(resource)), List.of(owner)).mapEmpty();
   }
 
   private String key(String resource) {
