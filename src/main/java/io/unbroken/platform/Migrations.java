@@ -1,6 +1,7 @@
 package io.unbroken.platform;
 
 import io.unbroken.config.UnbrokenConfig;
+import java.net.UnknownHostException;
 import io.vertx.pgclient.PgConnectOptions;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
@@ -35,6 +36,9 @@ public final class Migrations {
     Throwable root = e;
     while (root.getCause() != null) {
       root = root.getCause();
+    }
+    if (root instanceof UnknownHostException) {
+      return "unknown host " + root.getMessage(); // its message is the bare host name
     }
     return root.getMessage() == null ? root.toString() : root.getMessage().lines().findFirst().orElse("");
   }
