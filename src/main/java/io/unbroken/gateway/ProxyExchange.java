@@ -89,9 +89,11 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     deadlines.arm(route, this);
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
-    journal.open(requestId, route, summary())
-        .compose(this::lockResource)
-        .compose(this::connect)
+    // The plain passthrough skips the journal and lock stages: each costs a future per request.
+    Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
+        ? connect()
+        : journal.open(requestId, route, summary()).compose(this::lockResource).compose(entry -> connect());
+    connected
         .compose(this::forwardRequest)
         .compose(this::relayResponse)
         .onComplete(this::finish);
@@ -114,7 +116,7 @@ final class ProxyExchange extends Deadlines.Armed {
         });
   }
 
-  private Future<HttpClientRequest> connect(RequestJournal.Entry entry) {
+  private Future<HttpClientRequest> connect() {
     forwardedAt = System.nanoTime();
     return client.request(requestOptions());
   }
