@@ -97,7 +97,12 @@ public final class EmbeddedEventStorage implements EventStorage {
     all.addAll(recorded);
     for (SideRow row : append.sideRows()) {
       List<Object> key = row.key().stream().map(row.columns()::get).toList();
-      sideTables.computeIfAbsent(row.table(), t -> new HashMap<>()).put(key, row.columns());
+      // An upsert sets the columns it names and keeps the others, as PostgreSQL's ON CONFLICT DO UPDATE does.
+      sideTables.computeIfAbsent(row.table(), t -> new HashMap<>()).merge(key, row.columns(), (stored, named) -> {
+        Map<String, Object> merged = new HashMap<>(stored);
+        merged.putAll(named);
+        return Map.copyOf(merged);
+      });
     }
     return AppendOutcome.appended(new AppendResult(append.streamId(), first, stream.size(), ids));
   }

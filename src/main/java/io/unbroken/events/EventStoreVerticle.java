@@ -64,8 +64,17 @@ public final class EventStoreVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(delayTimer);
+    delayTimer = -1;
     vertx.cancelTimer(maintenanceTimer);
-    return consumer.unregister();
+    return consumer.unregister().onComplete(unregistered -> failPending());
+  }
+
+  /** Appends still waiting for a batch would otherwise go unanswered until their callers' timeout. */
+  private void failPending() {
+    for (Message<StreamAppend> message = pending.poll(); message != null; message = pending.poll()) {
+      message.fail(EventsAddresses.STORAGE_FAILED, "the event store writer stopped before this append was committed");
+    }
+    pendingEvents = 0;
   }
 
   private void maintain() {
@@ -112,7 +121,8 @@ public final class EventStoreVerticle extends VerticleBase {
     inFlight++;
     batchSizes.record(events);
     long started = System.nanoTime();
-    storage.appendBatch(appends)
+    // Through compose, a storage that throws instead of failing its future still releases the slot.
+    Future.succeededFuture(appends).compose(storage::appendBatch)
         .onSuccess(outcomes -> {
           for (int i = 0; i < batch.size(); i++) {
             batch.get(i).reply(outcomes.get(i));

@@ -47,6 +47,9 @@ public final class PgEventStorage implements EventStorage {
 
   private static final int PARTITIONS_AHEAD = 2;
 
+  private static final Instant LATEST = OffsetDateTime.MAX.toInstant();
+  private static final Instant EARLIEST = OffsetDateTime.MIN.toInstant();
+
   private final Pool pool;
   private final Stamps stamps;
   private final EventPartitions partitions;
@@ -74,7 +77,7 @@ public final class PgEventStorage implements EventStorage {
   public Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo) {
     return pool.preparedQuery("SELECT " + COLUMNS + " FROM events WHERE stream_id = $1 AND stream_version >= $2"
             + " AND recorded_at <= $3 ORDER BY stream_version")
-        .execute(Tuple.of(streamId, fromVersion, OffsetDateTime.ofInstant(upTo, ZoneOffset.UTC)))
+        .execute(Tuple.of(streamId, fromVersion, timestamp(upTo)))
         .map(PgEventStorage::events);
   }
 
@@ -86,6 +89,17 @@ public final class PgEventStorage implements EventStorage {
             + " ORDER BY tx_id, global_position LIMIT $3")
         .execute(Tuple.of(Long.toString(after.transaction()), after.position(), limit))
         .map(PgEventStorage::events);
+  }
+
+  /**
+   * {@code upTo} as a timestamptz parameter. Instants beyond what OffsetDateTime holds (Instant.MAX,
+   * Instant.MIN) would throw; the extremes are sent instead, which the client encodes as infinity.
+   */
+  private static OffsetDateTime timestamp(Instant upTo) {
+    if (upTo.isAfter(LATEST)) {
+      return OffsetDateTime.MAX;
+    }
+    return upTo.isBefore(EARLIEST) ? OffsetDateTime.MIN : OffsetDateTime.ofInstant(upTo, ZoneOffset.UTC);
   }
 
   private static Future<Map<String, Integer>> lockStreams(SqlConnection connection, List<StreamAppend> appends) {

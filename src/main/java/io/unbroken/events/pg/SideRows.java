@@ -6,27 +6,33 @@ import io.vertx.core.Future;
 import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
-/** Writes the side rows of a batch as upserts, one batched statement per table and column set. */
+/**
+ * Writes the side rows of a batch as upserts in append order, one batched statement per run of
+ * rows with the same table and column set. Order matters: when two appends of a batch write the
+ * same key, the later one must win, as it would had each append committed on its own.
+ */
 final class SideRows {
 
   private SideRows() {}
 
   static Future<Void> write(SqlConnection connection, List<StreamAppend> appends) {
-    Map<String, List<SideRow>> byShape = new LinkedHashMap<>();
+    List<Map.Entry<String, List<Tuple>>> runs = new ArrayList<>();
     for (StreamAppend append : appends) {
       for (SideRow row : append.sideRows()) {
-        byShape.computeIfAbsent(upsert(row), sql -> new ArrayList<>()).add(row);
+        String sql = upsert(row);
+        if (runs.isEmpty() || !runs.get(runs.size() - 1).getKey().equals(sql)) {
+          runs.add(Map.entry(sql, new ArrayList<>()));
+        }
+        runs.get(runs.size() - 1).getValue().add(values(row));
       }
     }
     Future<Void> written = Future.succeededFuture();
-    for (var shape : byShape.entrySet()) {
-      List<Tuple> tuples = shape.getValue().stream().map(SideRows::values).toList();
-      written = written.compose(v -> connection.preparedQuery(shape.getKey()).executeBatch(tuples).mapEmpty());
+    for (var run : runs) {
+      written = written.compose(v -> connection.preparedQuery(run.getKey()).executeBatch(run.getValue()).mapEmpty());
     }
     return written;
   }
