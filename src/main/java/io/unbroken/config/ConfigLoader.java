@@ -36,6 +36,7 @@ public final class ConfigLoader {
 
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
+  private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
   private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
 
   private final Function<String, String> environment;
@@ -84,7 +85,7 @@ public final class ConfigLoader {
     UnbrokenConfig.Cluster cluster = cluster(root);
     UnbrokenConfig.Demo demo = demo(root, embeddedDefault, server, admin);
     UnbrokenConfig.EventStore eventStore = eventStore(root);
-    root.has("routes");
+    root.has("routes"); // marks routes: as known; it is read below, after the unknown-key check
     root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
     return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore);
@@ -160,10 +161,14 @@ public final class ConfigLoader {
         s.duration("appendTimeout", defaults.appendTimeout()),
         s.integer("asyncBacklog", defaults.asyncBacklog(), 1, 10_000_000),
         s.duration("retention", defaults.retention()));
+    s.rejectUnknownKeys();
     if (eventStore.appendTimeout().isZero()) {
       throw s.invalid("appendTimeout", "must be more than 0");
     }
-    s.rejectUnknownKeys();
+    if (eventStore.maxDelay().compareTo(eventStore.appendTimeout()) >= 0) {
+      throw s.invalid("maxDelay", eventStore.maxDelay().toMillis() + "ms must be shorter than eventStore.appendTimeout ("
+          + eventStore.appendTimeout().toMillis() + "ms), or an append waiting for its batch times out before it is written");
+    }
     return eventStore;
   }
 
@@ -216,6 +221,11 @@ public final class ConfigLoader {
     URI upstream = s.url("upstream",
         "the URL requests matching " + prefix + " are forwarded to, e.g. http://127.0.0.1:8081",
         List.of("http", "https"));
+    if (upstream.getRawQuery() != null || upstream.getRawFragment() != null) {
+      throw s.invalid("upstream", "'" + upstream + "' must not have a query or fragment: each request keeps its own");
+    }
+    // The request's path is appended to the upstream's: http://host/v1/ must not forward /v1//api/...
+    upstream = URI.create(upstream.toString().replaceAll("/+$", ""));
     Set<String> methods = new LinkedHashSet<>();
     for (String method : s.strings("methods")) {
       String upper = method.toUpperCase(Locale.ROOT);
@@ -227,6 +237,10 @@ public final class ConfigLoader {
     Duration timeout = s.duration("timeout", Duration.ofSeconds(30));
     if (timeout.isZero()) {
       throw s.invalid("timeout", "must be more than 0");
+    }
+    if (timeout.compareTo(MAX_ROUTE_TIMEOUT) > 0) {
+      // Deadlines are counted in nanoseconds; a much longer timeout would overflow them at start.
+      throw s.invalid("timeout", "must be at most " + MAX_ROUTE_TIMEOUT.toHours() + "h");
     }
     var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),

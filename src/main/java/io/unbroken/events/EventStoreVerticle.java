@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
@@ -13,6 +14,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +32,8 @@ public final class EventStoreVerticle extends VerticleBase {
   public record Batching(int maxBatchEvents, Duration maxDelay, int maxInFlight, Duration retention) {}
 
   private static final long MAINTENANCE_INTERVAL_MS = Duration.ofHours(1).toMillis();
+  // How long stop() lets appends already taken commit; a store that cannot commit them fails them after it.
+  private static final long DRAIN_LIMIT_MS = 5_000;
 
   private final EventStorage storage;
   private final Batching batching;
@@ -42,6 +46,7 @@ public final class EventStoreVerticle extends VerticleBase {
   private int inFlight;
   private long delayTimer = -1;
   private MessageConsumer<StreamAppend> consumer;
+  private Promise<Void> drained; // set by stop(): completes once nothing is queued or being committed
 
   public EventStoreVerticle(EventStorage storage, Batching batching, InstantSource clock, MeterRegistry registry) {
     this.storage = storage;
@@ -63,13 +68,19 @@ public final class EventStoreVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    vertx.cancelTimer(delayTimer);
-    delayTimer = -1;
     vertx.cancelTimer(maintenanceTimer);
-    return consumer.unregister().onComplete(unregistered -> failPending());
+    // Appends already taken are committed, not failed: the pool is still open, and nobody waits for
+    // an async route's events, so failing them here loses them on every graceful shutdown.
+    return consumer.unregister()
+        .compose(unregistered -> {
+          drained = Promise.promise();
+          flushIfDue();
+          return drained.future().timeout(DRAIN_LIMIT_MS, TimeUnit.MILLISECONDS);
+        })
+        .onComplete(done -> failPending());
   }
 
-  /** Appends still waiting for a batch would otherwise go unanswered until their callers' timeout. */
+  /** Appends still waiting once the drain gave up would otherwise go unanswered until their callers' timeout. */
   private void failPending() {
     for (Message<StreamAppend> message = pending.poll(); message != null; message = pending.poll()) {
       message.fail(EventsAddresses.STORAGE_FAILED, "the event store writer stopped before this append was committed");
@@ -90,9 +101,12 @@ public final class EventStoreVerticle extends VerticleBase {
 
   private void flushIfDue() {
     if (pending.isEmpty() || inFlight >= batching.maxInFlight()) {
+      if (drained != null && pending.isEmpty() && inFlight == 0) {
+        drained.tryComplete();
+      }
       return; // a finishing commit calls back here
     }
-    if (pendingEvents >= batching.maxBatchEvents() || batching.maxDelay().isZero() || inFlight > 0) {
+    if (drained != null || pendingEvents >= batching.maxBatchEvents() || batching.maxDelay().isZero() || inFlight > 0) {
       flush();
     } else if (delayTimer < 0) {
       delayTimer = vertx.setTimer(Math.max(1, batching.maxDelay().toMillis()), t -> {

@@ -1,6 +1,7 @@
 package io.unbroken.gateway;
 
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
@@ -42,6 +43,8 @@ final class ProxyExchange extends Deadlines.Armed {
   private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
   private static final long AGGREGATE_LIMIT = 16 * 1024;
   private static final String FENCING_TOKEN = "X-Fencing-Token";
+  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
+  private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(ForwardedHeaders.REQUEST_ID);
   // A live holder must not lose its lease before its own timeout ends it.
   private static final Duration LOCK_LEASE_MARGIN = Duration.ofSeconds(5);
 
@@ -146,6 +149,9 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     ForwardedHeaders.copy(request.headers(), upstream.headers());
     ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
+    // Relative, so the upstream's clock need not agree with ours; replaces any value the client sent.
+    long remainingMs = Math.max(0, (deadlineNanos() - System.nanoTime()) / 1_000_000);
+    upstream.headers().set(REQUEST_DEADLINE, Long.toString(remainingMs));
     if (lock != null) {
       upstream.headers().set(FENCING_TOKEN, Long.toString(lock.fencingToken()));
     }
@@ -184,6 +190,8 @@ final class ProxyExchange extends Deadlines.Armed {
   private Future<Void> writeResponse(HttpClientResponse upstream) {
     response.setStatusCode(upstream.statusCode()).setStatusMessage(upstream.statusMessage());
     ForwardedHeaders.copy(upstream.headers(), response.headers());
+    // An upstream that echoes X-Request-Id (many do) must not make it appear twice.
+    response.headers().set(X_REQUEST_ID, requestId);
     String length = upstream.getHeader(HttpHeaders.CONTENT_LENGTH);
     if (length != null && length.length() < 7 && Long.parseLong(length) <= AGGREGATE_LIMIT) {
       Future<Buffer> body = upstream.body();
@@ -210,11 +218,25 @@ final class ProxyExchange extends Deadlines.Armed {
       upstreamRequest.reset(0, failure);
     }
     if (failure.status() != 499 && !response.headWritten()) {
-      if (hasBody) {
-        UnreadBody.discardThenClose(vertx, request);
-      }
-      failure.toProblem(requestId).send(response);
+      sendProblem(failure, hasBody);
     }
+  }
+
+  /**
+   * Answers with {@code failure}'s problem. {@link #writeResponse} may already have put the
+   * upstream's status line and headers on this response (Content-Length, Content-Encoding,
+   * Set-Cookie...); sent with the problem's body they would misframe or mislabel it, so the head
+   * starts again from the gateway's own.
+   */
+  private void sendProblem(ProxyFailure failure, boolean discardBody) {
+    response.headers().clear();
+    response.putHeader(X_REQUEST_ID, requestId)
+        .setStatusCode(failure.status())
+        .setStatusMessage(HttpResponseStatus.valueOf(failure.status()).reasonPhrase());
+    if (discardBody) {
+      UnreadBody.discardThenClose(vertx, request);
+    }
+    failure.toProblem(requestId).send(response);
   }
 
   @Override
@@ -233,10 +255,7 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     ProxyFailure failure = interruption != null ? interruption : classify(result.cause());
     if (!response.headWritten() && !response.closed()) {
-      if (hasBody && upstreamRequest == null) {
-        UnreadBody.discardThenClose(vertx, request); // never forwarded: nobody will read the body
-      }
-      failure.toProblem(requestId).send(response);
+      sendProblem(failure, hasBody && upstreamRequest == null); // never forwarded: nobody will read the body
     } else if (!response.ended() && !response.closed()) {
       response.reset(); // the answer was cut off mid-body; closing tells the client it is incomplete
     }
@@ -271,6 +290,8 @@ final class ProxyExchange extends Deadlines.Armed {
       case 504 -> Outcome.TIMED_OUT;
       case 499 -> Outcome.CLIENT_GONE;
       case 413 -> Outcome.REJECTED;
+      // Every 503 here is the gateway's own (event store, resource lock): the upstream was never asked.
+      case 503 -> Outcome.NOT_READY;
       default -> Outcome.UPSTREAM_FAILED;
     };
   }

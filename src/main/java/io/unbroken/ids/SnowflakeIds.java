@@ -3,6 +3,7 @@ package io.unbroken.ids;
 import java.time.InstantSource;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * Snowflake ids: 41 bits of milliseconds since 2021-01-01 UTC, 5 bits of datacenter, 5 bits of
@@ -32,6 +33,9 @@ public final class SnowflakeIds {
   private static final int TIMESTAMP_SHIFT = DATACENTER_SHIFT + 5;
 
   private final InstantSource clock;
+  // Leases are timed on a monotonic clock: a wall clock stepping back must not stretch a lease past
+  // its expiry in the store, where another node may by then hold the same worker id.
+  private final LongSupplier leaseClock;
   private final long datacenterBits;
   private final long maxBackwardMillis;
   private final AtomicLong last = new AtomicLong();
@@ -40,17 +44,23 @@ public final class SnowflakeIds {
   private volatile long leaseValidUntil = Long.MIN_VALUE;
 
   public SnowflakeIds(InstantSource clock, int datacenter, long maxBackwardMillis) {
+    this(clock, () -> System.nanoTime() / 1_000_000, datacenter, maxBackwardMillis);
+  }
+
+  /** @param leaseClock monotonic milliseconds on which worker leases are timed (tests pass their manual clock) */
+  public SnowflakeIds(InstantSource clock, LongSupplier leaseClock, int datacenter, long maxBackwardMillis) {
     if (datacenter < 0 || datacenter > MAX_DATACENTER) {
       throw new IllegalArgumentException("datacenter " + datacenter + " is outside 0.." + MAX_DATACENTER);
     }
     this.clock = clock;
+    this.leaseClock = leaseClock;
     this.datacenterBits = (long) datacenter << DATACENTER_SHIFT;
     this.maxBackwardMillis = maxBackwardMillis;
   }
 
   /**
-   * Starts (or keeps) issuing with {@code workerId} until the wall-clock time {@code validUntilMillis};
-   * the lease keeper moves that time forward on every successful renewal.
+   * Starts (or keeps) issuing with {@code workerId} until {@code validUntilMillis} on the
+   * {@link #leaseClockMillis()} scale; the lease keeper moves that time forward on every successful renewal.
    */
   public void holdWorker(int workerId, long validUntilMillis) {
     if (workerId < 0 || workerId > MAX_WORKER) {
@@ -58,6 +68,11 @@ public final class SnowflakeIds {
     }
     workerBits = (long) workerId << WORKER_SHIFT;
     leaseValidUntil = validUntilMillis;
+  }
+
+  /** Now on the scale of {@link #holdWorker}'s {@code validUntilMillis}. */
+  public long leaseClockMillis() {
+    return leaseClock.getAsLong();
   }
 
   /** Stops issuing at once: the lease was lost or given back. */
@@ -70,7 +85,7 @@ public final class SnowflakeIds {
   public long nextId() {
     long nowMillis = clock.millis();
     long worker = workerBits;
-    if (worker < 0 || nowMillis >= leaseValidUntil) {
+    if (worker < 0 || leaseClock.getAsLong() >= leaseValidUntil) {
       refused.increment();
       return UNAVAILABLE;
     }
@@ -102,7 +117,7 @@ public final class SnowflakeIds {
     if (workerBits < 0) {
       return "no worker id is leased";
     }
-    if (nowMillis >= leaseValidUntil) {
+    if (leaseClock.getAsLong() >= leaseValidUntil) {
       return "the worker-id lease has not been renewed in time";
     }
     long lead = ((last.get() + 1) >>> SEQUENCE_BITS) - (nowMillis - EPOCH_MILLIS);

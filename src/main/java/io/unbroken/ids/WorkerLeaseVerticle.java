@@ -85,7 +85,7 @@ public final class WorkerLeaseVerticle extends VerticleBase {
   }
 
   private Future<Integer> acquire() {
-    long sentAt = clock.millis();
+    long sentAt = ids.leaseClockMillis();
     return store.acquire(datacenter, owner, lease)
         .onSuccess(worker -> {
           workerId = worker;
@@ -96,7 +96,7 @@ public final class WorkerLeaseVerticle extends VerticleBase {
   }
 
   private Future<Boolean> renew() {
-    long sentAt = clock.millis();
+    long sentAt = ids.leaseClockMillis();
     int worker = workerId;
     return store.renew(datacenter, worker, owner, lease)
         .onSuccess(held -> {

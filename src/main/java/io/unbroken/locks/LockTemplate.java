@@ -1,5 +1,6 @@
 package io.unbroken.locks;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -28,7 +29,9 @@ public final class LockTemplate {
 
   /** The resource {@code path} locks, or empty when the template does not match it. */
   public Optional<String> resourceOf(String path) {
-    String[] parts = path.substring(1).split("/");
+    // Empty segments are dropped, as most upstreams merge slashes: /accounts//1 is /accounts/1 there
+    // and must not slip past the lock by failing to match the template.
+    String[] parts = Arrays.stream(path.split("/")).filter(part -> !part.isEmpty()).toArray(String[]::new);
     if (parts.length < segments.size()) {
       return Optional.empty();
     }
@@ -36,7 +39,7 @@ public final class LockTemplate {
     for (int i = 0; i < segments.size(); i++) {
       String segment = segments.get(i);
       boolean variable = segment.startsWith("{") && segment.endsWith("}");
-      if (parts[i].isEmpty() || (!variable && !segment.equals(parts[i]))) {
+      if (!variable && !segment.equals(parts[i])) {
         return Optional.empty();
       }
       resource.append('/').append(parts[i]);

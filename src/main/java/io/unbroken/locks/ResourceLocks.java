@@ -4,6 +4,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Serializes requests on one resource, across nodes: a lease (so a dead holder frees it) plus a
@@ -31,9 +33,14 @@ public final class ResourceLocks {
     Promise<Void> leased = Promise.promise();
     attempt(resource, owner, lease, deadlineNanos, FIRST_PAUSE_MS, leased);
     return leased.future()
-        .compose(v -> tokens.next(resource)
-            .recover(failure -> leases.release(resource, owner).transform(released -> Future.failedFuture(failure))))
+        .compose(v -> nextToken(resource, owner))
         .map(token -> new Lock(resource, owner, token));
+  }
+
+  /** A token for a lease just taken; without one the lease is given back, as nobody could use it. */
+  private Future<Long> nextToken(String resource, String owner) {
+    return tokens.next(resource)
+        .recover(failure -> leases.release(resource, owner).transform(released -> Future.failedFuture(failure)));
   }
 
   /** Gives the resource back; counts the write when it succeeded. Never fails. */
@@ -44,9 +51,14 @@ public final class ResourceLocks {
 
   private void attempt(String resource, String owner, Duration lease, long deadlineNanos, long pauseMs,
       Promise<Void> leased) {
-    leases.tryLease(resource, owner, lease).onComplete(result -> {
+    long remainingMs = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);
+    // A store that stops answering must not keep the request waiting past its deadline.
+    leases.tryLease(resource, owner, lease).timeout(remainingMs, TimeUnit.MILLISECONDS).onComplete(result -> {
       if (result.failed()) {
-        leased.fail(result.cause());
+        // The store may have taken the lease and lost only its answer (connection reset, timeout):
+        // give it back, or the resource stays blocked for the whole lease.
+        leases.release(resource, owner);
+        leased.fail(result.cause() instanceof TimeoutException ? new LockTimeout(resource) : result.cause());
       } else if (result.result()) {
         leased.complete();
       } else if (System.nanoTime() + pauseMs * 1_000_000 - deadlineNanos > 0) {

@@ -18,8 +18,9 @@ public final class Migrations {
 
   public static MigrateResult apply(UnbrokenConfig.Postgres config) {
     PgConnectOptions options = PostgresConnector.connectOptions(config);
+    // The pool's TLS mode, not JDBC's default (prefer), which falls back to cleartext and verifies nothing.
     String jdbcUrl = "jdbc:postgresql://" + options.getHost() + ":" + options.getPort() + "/" + options.getDatabase()
-        + "?connectTimeout=5";
+        + "?connectTimeout=5&sslmode=" + options.getSslMode().value;
     try {
       return Flyway.configure()
           .dataSource(jdbcUrl, options.getUser(), options.getPassword())

@@ -65,6 +65,17 @@ class ConfigLoaderTest {
   class Loads {
 
     @Test
+    void anUpstreamPathLosesItsTrailingSlashSoPathsDoNotDoubleIt() {
+      UnbrokenConfig config = load("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081/v1/
+          """);
+
+      assertThat(config.routes().get(0).upstream()).hasToString("http://127.0.0.1:8081/v1");
+    }
+
+    @Test
     void theDesignExampleIntoValidatedRecords() {
       environment.put("UNBROKEN_ADMIN_TOKEN", "s3cret");
 
@@ -393,6 +404,48 @@ class ConfigLoaderTest {
 
       assertThat(e).hasMessage("command line: demo.port: is 8080; the demo upstream needs a port of its own, "
           + "other than server.port (8080) and admin.port (9090)");
+    }
+
+    @Test
+    void anUpstreamWithAQuery() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081/v1?token=x
+          """))
+          .hasMessage(file + ":3: routes[0].upstream: 'http://127.0.0.1:8081/v1?token=x' must not have a query or"
+              + " fragment: each request keeps its own");
+    }
+
+    @Test
+    void aRouteTimeoutOverADay() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              timeout: 2d
+          """))
+          .hasMessage(file + ":4: routes[0].timeout: must be at most 24h");
+    }
+
+    @Test
+    void aBatchDelayNoShorterThanTheAppendTimeout() {
+      String file = fileName();
+
+      assertThat(failure("""
+          eventStore:
+            maxDelay: 5s
+            appendTimeout: 5s
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+          """))
+          .hasMessage(file + ":2: eventStore.maxDelay: 5000ms must be shorter than eventStore.appendTimeout (5000ms),"
+              + " or an append waiting for its batch times out before it is written");
     }
 
     @Test

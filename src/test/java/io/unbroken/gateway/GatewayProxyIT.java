@@ -245,6 +245,41 @@ class GatewayProxyIT {
   }
 
   @Test
+  void aTimeoutAfterTheUpstreamsHeadersIsACleanProblem() {
+    upstream.on("/slow/headers-then-silence", request -> request.response().setStatusMessage("Fine")
+        .putHeader("Content-Length", "5000").putHeader("Set-Cookie", "session=abc").putHeader("Content-Encoding", "gzip")
+        .write(Buffer.buffer("par")));
+
+    Answer answer = call(oneShotClient(), HttpMethod.GET, "/slow/headers-then-silence",
+        MultiMap.caseInsensitiveMultiMap(), null);
+
+    assertThat(answer.status()).isEqualTo(504);
+    assertThat(answer.headers().get("Content-Length")).isEqualTo(Integer.toString(answer.body().length()));
+    assertThat(answer.headers().get("Set-Cookie")).isNull();
+    assertThat(answer.headers().get("Content-Encoding")).isNull();
+    assertThat(answer.problem().getString("type")).isEqualTo("urn:unbroken:problem:upstream-timeout");
+  }
+
+  @Test
+  void theUpstreamLearnsHowLongTheClientWillWait() {
+    call(HttpMethod.GET, "/api/deadline", MultiMap.caseInsensitiveMultiMap().add("X-Request-Deadline-Ms", "86400000"),
+        null);
+
+    long deadline = Long.parseLong(upstream.last().headers.get("X-Request-Deadline-Ms"));
+    assertThat(deadline).isPositive().isLessThanOrEqualTo(5_000);
+  }
+
+  @Test
+  void anUpstreamThatEchoesTheRequestIdDoesNotDoubleIt() {
+    upstream.on("/api/echo-id", request -> request.response()
+        .putHeader("X-Request-Id", request.getHeader("X-Request-Id")).end("ok"));
+
+    Answer answer = call(HttpMethod.GET, "/api/echo-id", MultiMap.caseInsensitiveMultiMap(), null);
+
+    assertThat(answer.headers().getAll("X-Request-Id")).hasSize(1);
+  }
+
+  @Test
   void declaredBodyOverTheLimitIsA413AndNeverForwarded() {
     Answer answer = call(oneShotClient(), HttpMethod.POST, "/small/x", MultiMap.caseInsensitiveMultiMap(),
         randomBytes(2048));

@@ -24,7 +24,7 @@ class SnowflakeIdsTest {
   private static final int IDS_PER_MILLISECOND = 4096;
 
   private final ManualClock clock = ManualClock.at("2025-06-01T12:00:00Z");
-  private final SnowflakeIds ids = new SnowflakeIds(clock, DATACENTER, MAX_BACKWARD_MILLIS);
+  private final SnowflakeIds ids = new SnowflakeIds(clock, clock::millis, DATACENTER, MAX_BACKWARD_MILLIS);
 
   @BeforeEach
   void holdWorkerForAnHour() {
@@ -47,7 +47,7 @@ class SnowflakeIdsTest {
 
   @Test
   void theHighestDatacenterAndWorkerDecodeBackWithoutTouchingNeighbouringFields() {
-    SnowflakeIds highest = new SnowflakeIds(clock, SnowflakeIds.MAX_DATACENTER, MAX_BACKWARD_MILLIS);
+    SnowflakeIds highest = new SnowflakeIds(clock, clock::millis, SnowflakeIds.MAX_DATACENTER, MAX_BACKWARD_MILLIS);
     highest.holdWorker(SnowflakeIds.MAX_WORKER, clock.millis() + 1_000);
 
     long id = highest.nextId();
@@ -72,9 +72,9 @@ class SnowflakeIdsTest {
 
   @Test
   void datacenterAndWorkerOutsideFiveBitsAreRejected() {
-    assertThatThrownBy(() -> new SnowflakeIds(clock, 32, MAX_BACKWARD_MILLIS))
+    assertThatThrownBy(() -> new SnowflakeIds(clock, clock::millis, 32, MAX_BACKWARD_MILLIS))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("datacenter 32");
-    assertThatThrownBy(() -> new SnowflakeIds(clock, -1, MAX_BACKWARD_MILLIS))
+    assertThatThrownBy(() -> new SnowflakeIds(clock, clock::millis, -1, MAX_BACKWARD_MILLIS))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("datacenter -1");
     assertThatThrownBy(() -> ids.holdWorker(32, clock.millis() + 1_000))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("worker id 32");
@@ -170,7 +170,7 @@ class SnowflakeIdsTest {
   @Test
   void borrowedMillisecondsNeverRunFurtherAheadOfTheClockThanTheBound() {
     long boundMillis = 2;
-    SnowflakeIds small = new SnowflakeIds(clock, DATACENTER, boundMillis);
+    SnowflakeIds small = new SnowflakeIds(clock, clock::millis, DATACENTER, boundMillis);
     small.holdWorker(WORKER, clock.millis() + 1_000);
     long frozenAt = clock.millis();
 
@@ -197,7 +197,7 @@ class SnowflakeIdsTest {
 
   @Test
   void noWorkerIdMeansNoIds() {
-    SnowflakeIds withoutWorker = new SnowflakeIds(clock, DATACENTER, MAX_BACKWARD_MILLIS);
+    SnowflakeIds withoutWorker = new SnowflakeIds(clock, clock::millis, DATACENTER, MAX_BACKWARD_MILLIS);
 
     assertThat(withoutWorker.nextId()).isEqualTo(SnowflakeIds.UNAVAILABLE);
     assertThat(withoutWorker.unavailableReason()).isEqualTo("no worker id is leased");

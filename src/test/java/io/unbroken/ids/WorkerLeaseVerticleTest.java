@@ -40,7 +40,7 @@ class WorkerLeaseVerticleTest {
   private final ManualClock clock = ManualClock.at("2025-06-01T12:00:00Z");
   private final EmbeddedWorkerLeaseStore leases = new EmbeddedWorkerLeaseStore(clock);
   private final Renewals renewals = new Renewals(leases);
-  private final SnowflakeIds ids = new SnowflakeIds(clock, DATACENTER, 5_000);
+  private final SnowflakeIds ids = new SnowflakeIds(clock, clock::millis, DATACENTER, 5_000);
 
   @AfterEach
   void closeVertx(VertxTestContext testContext) {

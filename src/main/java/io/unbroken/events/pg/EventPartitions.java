@@ -46,6 +46,11 @@ final class EventPartitions {
     return created;
   }
 
+  /** Where {@link #dropBefore} stops: every event recorded before this instant has been dropped. */
+  static Instant droppedBefore(Instant cutoff) {
+    return YearMonth.from(cutoff.atZone(ZoneOffset.UTC)).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
+  }
+
   /** Drops partitions whose whole month ended before {@code cutoff}; returns the names dropped. */
   Future<List<String>> dropBefore(Instant cutoff) {
     YearMonth cutoffMonth = YearMonth.from(cutoff.atZone(ZoneOffset.UTC));

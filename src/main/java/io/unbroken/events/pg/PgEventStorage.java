@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +47,8 @@ public final class PgEventStorage implements EventStorage {
       "global_position, tx_id::text AS tx, id, stream_id, stream_version, type, data, metadata, hlc, recorded_at";
 
   private static final int PARTITIONS_AHEAD = 2;
+  // Rows deleted per statement when streams are forgotten, so no one statement locks millions of rows.
+  private static final int FORGET_SLICE = 10_000;
 
   private static final Instant LATEST = OffsetDateTime.MAX.toInstant();
   private static final Instant EARLIEST = OffsetDateTime.MIN.toInstant();
@@ -62,9 +65,20 @@ public final class PgEventStorage implements EventStorage {
 
   @Override
   public Future<Void> maintain(Instant now, Duration retention) {
+    Instant cutoff = now.minus(retention);
     return partitions.createAhead(now, PARTITIONS_AHEAD)
-        .compose(created -> partitions.dropBefore(now.minus(retention)))
-        .mapEmpty();
+        .compose(created -> partitions.dropBefore(cutoff))
+        .compose(dropped -> forgetStreamsBefore(EventPartitions.droppedBefore(cutoff)));
+  }
+
+  /** Deletes the versions of streams last appended to before {@code boundary}: their events are gone. */
+  private Future<Void> forgetStreamsBefore(Instant boundary) {
+    return pool.preparedQuery("DELETE FROM streams WHERE stream_id IN"
+            + " (SELECT stream_id FROM streams WHERE touched_at < $1 LIMIT " + FORGET_SLICE + ")")
+        .execute(Tuple.of(timestamp(boundary)))
+        .compose(deleted -> deleted.rowCount() < FORGET_SLICE
+            ? Future.succeededFuture()
+            : forgetStreamsBefore(boundary));
   }
 
   @Override
@@ -140,8 +154,8 @@ public final class PgEventStorage implements EventStorage {
       return Future.succeededFuture(outcomes);
     }
     String[] movedStreams = accepted.stream().map(StreamAppend::streamId).distinct().toArray(String[]::new);
-    Integer[] movedVersions = java.util.Arrays.stream(movedStreams).map(versions::get).toArray(Integer[]::new);
-    return connection.preparedQuery("UPDATE streams SET version = v.version"
+    Integer[] movedVersions = Arrays.stream(movedStreams).map(versions::get).toArray(Integer[]::new);
+    return connection.preparedQuery("UPDATE streams SET version = v.version, touched_at = now()"
             + " FROM unnest($1::text[], $2::int[]) AS v(stream_id, version) WHERE streams.stream_id = v.stream_id")
         .execute(Tuple.tuple().addValue(movedStreams).addValue(movedVersions))
         .compose(updated -> connection.preparedQuery("INSERT INTO events"

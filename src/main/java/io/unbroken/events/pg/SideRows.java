@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Writes the side rows of a batch as upserts in append order, one batched statement per run of
@@ -39,7 +40,7 @@ final class SideRows {
 
   private static String upsert(SideRow row) {
     List<String> columns = columns(row);
-    String placeholders = java.util.stream.IntStream.rangeClosed(1, columns.size())
+    String placeholders = IntStream.rangeClosed(1, columns.size())
         .mapToObj(i -> "$" + i).collect(Collectors.joining(", "));
     String updates = columns.stream().filter(c -> !row.key().contains(c))
         .map(c -> c + " = EXCLUDED." + c).collect(Collectors.joining(", "));
