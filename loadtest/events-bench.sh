@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Event store benchmarks against the local PostgreSQL: what group commit buys, and what recording a
+# request's life synchronously costs it.
+#
+# What it runs (both from src/test/java/io/unbroken/events/bench, each on a fresh database of its own)
+#   EventAppendBenchmark        append throughput (events/s) and latency (p50/p99) at 1 and 64
+#                               concurrent writers, each append its own transaction (without group
+#                               commit, pool 16) or through EventStoreClient -> EventStoreVerticle
+#                               (with group commit, pool 4); ratios with/without. Target: >= 30,000
+#                               events/s with 64 writers through group commit.
+#   SyncEventsLatencyBenchmark  a node with routes /off (events off) and /sync (events sync) to one
+#                               fast upstream; the closed-loop maximum of /off, then both routes at
+#                               half that rate, open loop (latency counted from when each request was
+#                               due); the latency sync adds at p50 and p99. Target: <= 2 ms at p99.
+#                               When /sync cannot carry that rate at all, the comparison is repeated
+#                               at half of /sync's own closed-loop maximum, a load it carries.
+#   Each program warms up first, then alternates the two sides over rounds (3 by default) and prints
+#   every run, then medians. The machine is shared with the database and the load generator, so
+#   compare the ratios and differences measured within one run, not absolute figures between machines.
+#   Load averages and nproc are printed at the start and the end: a high load means something else
+#   was competing and the run should be repeated.
+#
+# Usage
+#   loadtest/events-bench.sh                     # both, ~6-8 min
+#   BENCHES=append loadtest/events-bench.sh      # only the append benchmark (or BENCHES=sync)
+#   JAVA_OPTS="-Dbench.duration=3 -Dbench.rounds=1 -Dbench.warmup=5" loadtest/events-bench.sh   # smoke run
+#
+# Environment (defaults in brackets)
+#   BENCHES ["append sync"]  PGPORT [5432]  PGUSER [postgres]  (the server is always 127.0.0.1)
+#   JAVA_OPTS [] extra JVM options, e.g. -Dbench.rounds=5 (see each program's Javadoc for its settings)
+#   RUN_TIMEOUT [900] seconds either program may run before it is stopped
+#   MVN [mvn]  MVN_FLAGS [] passed to every mvn call (e.g. -o)  JAVA [java]
+#
+# Every database the script creates is dropped on exit (normal end, error or Ctrl-C), and the Java
+# process it started is stopped first. All traffic goes to 127.0.0.1.
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MVN=${MVN:-mvn}
+MVN_FLAGS=${MVN_FLAGS:-}
+JAVA=${JAVA:-java}
+JAVA_OPTS=${JAVA_OPTS:-}
+BENCHES=${BENCHES:-append sync}
+PGPORT=${PGPORT:-5432}
+PGUSER=${PGUSER:-postgres}
+RUN_TIMEOUT=${RUN_TIMEOUT:-900}
+PGHOST=127.0.0.1
+BENCH_PACKAGE=io.unbroken.events.bench
+DATABASES=()
+DATABASE_URL=""
+JAVA_PID=""
+WORK_DIR=""
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+machine_load() {
+  printf '%s: nproc=%s, uptime: %s\n' "$1" "$(nproc)" "$(uptime)"
+}
+
+# Warns when the 1-minute load average already exceeds half the cores before we start.
+warn_if_busy() {
+  local load1
+  read -r load1 _ </proc/loadavg
+  if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+    log "warning: load average $load1 on $(nproc) cores before the run: another process is busy, results will be noisy"
+  fi
+}
+
+check_tools() {
+  local tool
+  for tool in createdb dropdb psql timeout "$JAVA" "$MVN"; do
+    command -v "$tool" >/dev/null || die "$tool is needed (PostgreSQL client tools, coreutils, a JDK 17 and Maven)"
+  done
+  psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -Atqc 'SELECT 1' >/dev/null ||
+    die "PostgreSQL does not answer on $PGHOST:$PGPORT as $PGUSER"
+}
+
+# Builds the test classes unless they are newer than every source file and the pom.
+build_if_needed() {
+  local marker=$ROOT_DIR/target/test-classes/io/unbroken/events/bench/SyncEventsLatencyBenchmark.class
+  if [[ -f $marker ]] &&
+     [[ -z $(find "$ROOT_DIR/src" "$ROOT_DIR/pom.xml" -newer "$marker" -type f -print -quit) ]]; then
+    log "test classes are up to date"
+    return 0
+  fi
+  log "building test classes: $MVN -B -q $MVN_FLAGS test-compile"
+  # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
+  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS test-compile >&2) || die "test-compile failed"
+  [[ -f $marker ]] || die "the benchmarks were not compiled: $marker is missing"
+}
+
+test_classpath() { # output file
+  # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
+  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS dependency:build-classpath -Dmdep.outputFile="$1" >&2) ||
+    die "could not resolve the test classpath"
+}
+
+# Creates an empty database with a name of its own and sets DATABASE_URL to it. Not called in a
+# subshell, so the name is remembered for the cleanup.
+fresh_database() { # purpose
+  local name
+  name="ebench_$1_$(date +%s)_$$_$RANDOM"
+  createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$name" || die "could not create database $name"
+  DATABASES+=("$name")
+  log "created database $name"
+  DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$name"
+}
+
+stop_java() {
+  local i
+  [[ -n $JAVA_PID ]] && kill -0 "$JAVA_PID" 2>/dev/null || return 0
+  kill -TERM "$JAVA_PID" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$JAVA_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$JAVA_PID" 2>/dev/null; then kill -KILL "$JAVA_PID" 2>/dev/null || true; fi
+  wait "$JAVA_PID" 2>/dev/null || true
+  JAVA_PID=""
+}
+
+cleanup() {
+  local rc=$? name
+  trap - EXIT INT TERM HUP PIPE
+  stop_java
+  for name in "${DATABASES[@]}"; do
+    # --force ends this database's own leftover sessions (PostgreSQL 13+); no other database is touched.
+    if dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$name"; then
+      log "dropped database $name"
+    else
+      log "warning: could not drop database $name; drop it by hand: dropdb -h $PGHOST -U $PGUSER $name"
+    fi
+  done
+  [[ -n $WORK_DIR && -d $WORK_DIR ]] && rm -rf "$WORK_DIR"
+  exit "$rc"
+}
+
+run_benchmark() { # class database-url classpath
+  local rc=0
+  printf '\n'
+  # In the background, so that a signal reaches the trap at once and the trap can stop it.
+  # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
+  timeout --signal=TERM --kill-after=30 "$RUN_TIMEOUT" \
+    "$JAVA" -XX:+UseParallelGC -Xms512m -Xmx512m -DUNBROKEN_LOG_LEVEL=WARN $JAVA_OPTS \
+    -cp "$3" "$BENCH_PACKAGE.$1" "$2" &
+  JAVA_PID=$!
+  wait "$JAVA_PID" || rc=$?
+  JAVA_PID=""
+  ((rc != 124)) || die "$1 did not finish within $RUN_TIMEOUT s (RUN_TIMEOUT)"
+  ((rc == 0)) || die "$1 failed (exit code $rc)"
+}
+
+main() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  trap 'exit 141' PIPE
+
+  local bench cp
+  for bench in $BENCHES; do
+    [[ $bench == append || $bench == sync ]] || die "BENCHES may hold 'append' and 'sync', not '$bench'"
+  done
+  check_tools
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-events-bench.XXXXXX")
+  build_if_needed
+  test_classpath "$WORK_DIR/classpath.txt"
+  cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
+
+  machine_load "start"
+  warn_if_busy
+  for bench in $BENCHES; do
+    case $bench in
+      append) fresh_database append; run_benchmark EventAppendBenchmark "$DATABASE_URL" "$cp" ;;
+      sync) fresh_database sync; run_benchmark SyncEventsLatencyBenchmark "$DATABASE_URL" "$cp" ;;
+    esac
+  done
+  printf '\n'
+  machine_load "end"
+}
+
+main "$@"

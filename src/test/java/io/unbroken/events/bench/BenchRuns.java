@@ -1,0 +1,94 @@
+package io.unbroken.events.bench;
+
+import io.vertx.core.Future;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What the event benchmarks share: their run shape from system properties, the database they are
+ * pointed at, and how figures are reduced (medians over rounds, percentiles in milliseconds).
+ * Only their {@code main} threads call {@link #await}; nothing here runs on an event loop.
+ */
+final class BenchRuns {
+
+  private BenchRuns() {}
+
+  /**
+   * The database URL: the first argument, else the system property {@code bench.pg.url}. It must
+   * name a database of its own ({@code postgresql://user@host:port/name}): the benchmarks migrate it
+   * and write to it.
+   */
+  static String databaseUrl(String[] args, String program) {
+    String url = args.length > 0 ? args[0] : System.getProperty("bench.pg.url");
+    if (url == null || !url.matches("^postgres(ql)?://[^/]+/[A-Za-z0-9_]+(\\?.*)?$")) {
+      throw new IllegalArgumentException("usage: " + program + " postgresql://user@host:port/database"
+          + " (or -Dbench.pg.url=...); got " + url);
+    }
+    return url;
+  }
+
+  /** A whole-number system property between min and max, failing with its name when it is not. */
+  static int intProperty(String name, int defaultValue, int min, int max) {
+    String value = System.getProperty(name);
+    if (value == null) {
+      return defaultValue;
+    }
+    try {
+      int parsed = Integer.parseInt(value.trim());
+      if (parsed >= min && parsed <= max) {
+        return parsed;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(
+        name + " must be a whole number in " + min + ".." + max + ", got '" + value + "'");
+  }
+
+  static Duration seconds(String name, int defaultValue, int min, int max) {
+    return Duration.ofSeconds(intProperty(name, defaultValue, min, max));
+  }
+
+  /** Blocks the calling (main) thread until {@code future} completes, at most {@code timeout}. */
+  static <T> T await(Future<T> future, Duration timeout) {
+    try {
+      return future.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("no answer within " + timeout.toSeconds() + " s", e);
+    }
+  }
+
+  static double median(List<Double> values) {
+    if (values.isEmpty()) {
+      return Double.NaN;
+    }
+    List<Double> sorted = new ArrayList<>(values);
+    Collections.sort(sorted);
+    int n = sorted.size();
+    return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+  }
+
+  /** A histogram of nanoseconds with three significant digits, growing as needed. */
+  static Histogram nanosHistogram() {
+    return new Histogram(3);
+  }
+
+  static double percentileMillis(Histogram nanos, double percentile) {
+    return nanos.getTotalCount() == 0 ? Double.NaN : nanos.getValueAtPercentile(percentile) / 1e6;
+  }
+
+  static String format(String pattern, Object... values) {
+    return String.format(Locale.ROOT, pattern, values);
+  }
+
+  /** The URL without its password, to be printed. */
+  static String redact(String url) {
+    return url.replaceFirst("^(postgres(ql)?://[^:@/]+):[^@/]*@", "$1:***@");
+  }
+}

@@ -1,0 +1,615 @@
+package io.unbroken.events.bench;
+
+import static io.unbroken.events.bench.BenchRuns.await;
+import static io.unbroken.events.bench.BenchRuns.format;
+import static io.unbroken.events.bench.BenchRuns.median;
+import static io.unbroken.events.bench.BenchRuns.percentileMillis;
+
+import io.unbroken.UnbrokenNode;
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.testing.FreePorts;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientAgent;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What {@code events: sync} adds to a request's latency: a node (PostgreSQL event store, two gateway
+ * instances) serves two routes to the same fast upstream, {@code /off} (events off) and
+ * {@code /sync} (the request's accepted-and-forwarded events committed before it is forwarded, its
+ * completion committed before the client gets the answer). Run by {@code loadtest/events-bench.sh};
+ * a {@code main} program, not a test.
+ *
+ * <p>Procedure: warm the JIT on both routes (closed loop), then find the most {@code /off} serves:
+ * closed loop, {@code bench.connections} connections, {@code bench.duration} seconds (the same for
+ * {@code /sync}, for information). Then drive both routes at {@code bench.rateShare} (half) of that
+ * rate with an open-loop, constant-arrival generator: requests are due at fixed intervals whether
+ * or not earlier ones were answered, and each latency counts from the moment its request was due,
+ * so a stalled gateway cannot hide its waits by slowing the generator (coordinated omission).
+ * {@code bench.rounds} rounds of one {@code /off} and one {@code /sync} run, their order alternating
+ * by round; the first {@code bench.settle} seconds of every run are not counted. When {@code /sync}
+ * cannot carry that rate at all (its own closed-loop maximum is lower), its latency there is only
+ * queueing, so the comparison is repeated at the same share of {@code /sync}'s maximum, a load it
+ * carries ({@code bench.belowSyncMaximum}, true).
+ *
+ * <p>The generator runs in this process on {@code bench.clientThreads} event loops, each sending its
+ * share of the requests, interleaved, from a 1 ms timer: a request may leave up to about a
+ * millisecond after it was due, which both routes pay alike, so the difference (sync - off) is
+ * the cost of recording. The upstream is a Vert.x server on an event loop of its own, answering
+ * {@code hello from upstream}.
+ *
+ * <p>A route that cannot carry the offered rate builds a queue that only grows, and would keep the
+ * node busy long after its run, spoiling the next. So each open-loop run stops sending once
+ * {@code bench.maxBacklogSeconds} (1) seconds' worth of requests are unanswered; it is then reported
+ * as saturated (its latency is time spent queueing), and the next run starts only once every
+ * request of this one has been answered.
+ *
+ * <p>Usage: {@code SyncEventsLatencyBenchmark postgresql://user@127.0.0.1:5432/fresh_database} (or
+ * {@code -Dbench.pg.url=...}). System properties, with defaults: {@code bench.warmup} 25 (s),
+ * {@code bench.settle} 1 (s), {@code bench.duration} 10 (s), {@code bench.rounds} 3,
+ * {@code bench.connections} 50, {@code bench.clientThreads} 2, {@code bench.ratePercent} 50,
+ * {@code bench.maxBacklogSeconds} 1, {@code bench.belowSyncMaximum} true.
+ */
+public final class SyncEventsLatencyBenchmark {
+
+  private static final double TARGET_ADDED_P99_MS = 2.0;
+  private static final Buffer UPSTREAM_BODY = Buffer.buffer("hello from upstream\n");
+  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(40);
+  private static final String OFF = "/off";
+  private static final String SYNC = "/sync";
+
+  /**
+   * What one run saw: the latencies of the requests it counted, and how many answers arrived within
+   * the counted window (open loop: requests due in the window may be answered after it).
+   */
+  static final class Tally {
+    final Histogram latency = BenchRuns.nanosHistogram();
+    long answered;
+    long answeredInWindow;
+    long errors;
+    long unfinished;
+    /** Seconds into the counted window when the backlog bound was reached, or NaN. */
+    double saturatedAt = Double.NaN;
+    long backlog;
+    long lastAnswer = Long.MIN_VALUE;
+    String firstError;
+
+    void count(long latencyNanos, AsyncResult<Integer> status) {
+      if (status.succeeded() && status.result() == 200) {
+        answered++;
+        latency.recordValue(latencyNanos);
+      } else {
+        errors++;
+        if (firstError == null) {
+          firstError = status.succeeded() ? "status " + status.result() : String.valueOf(status.cause());
+        }
+      }
+    }
+
+    Tally add(Tally other) {
+      latency.add(other.latency);
+      answered += other.answered;
+      answeredInWindow += other.answeredInWindow;
+      errors += other.errors;
+      unfinished += other.unfinished;
+      if (!Double.isNaN(other.saturatedAt) && !(other.saturatedAt >= saturatedAt)) {
+        saturatedAt = other.saturatedAt;
+      }
+      backlog += other.backlog;
+      lastAnswer = Math.max(lastAnswer, other.lastAnswer);
+      firstError = firstError != null ? firstError : other.firstError;
+      return this;
+    }
+  }
+
+  /** One measured run of one route. */
+  record Run(int round, String route, String kind, double offered, double seconds, Tally tally,
+      EventMeters.Delta store) {
+
+    double rate() {
+      return tally.answeredInWindow / seconds;
+    }
+
+    double p(double percentile) {
+      return percentileMillis(tally.latency, percentile);
+    }
+
+    boolean saturated() {
+      return !Double.isNaN(tally.saturatedAt);
+    }
+  }
+
+  private final List<Driver> drivers;
+  private final int gatewayPort;
+  private final int adminPort;
+  private final Duration settle;
+  private final Duration duration;
+  private final double maxBacklogSeconds;
+
+  private SyncEventsLatencyBenchmark(List<Driver> drivers, int gatewayPort, int adminPort, Duration settle,
+      Duration duration, double maxBacklogSeconds) {
+    this.drivers = drivers;
+    this.gatewayPort = gatewayPort;
+    this.adminPort = adminPort;
+    this.settle = settle;
+    this.duration = duration;
+    this.maxBacklogSeconds = maxBacklogSeconds;
+  }
+
+  public static void main(String[] args) {
+    String url = BenchRuns.databaseUrl(args, "SyncEventsLatencyBenchmark");
+    Duration warmup = BenchRuns.seconds("bench.warmup", 25, 0, 600);
+    Duration settle = BenchRuns.seconds("bench.settle", 1, 0, 60);
+    Duration duration = BenchRuns.seconds("bench.duration", 10, 1, 600);
+    int rounds = BenchRuns.intProperty("bench.rounds", 3, 1, 100);
+    int connections = BenchRuns.intProperty("bench.connections", 50, 1, 10_000);
+    int clientThreads = BenchRuns.intProperty("bench.clientThreads", 2, 1, 64);
+    int ratePercent = BenchRuns.intProperty("bench.ratePercent", 50, 1, 100);
+    int maxBacklogSeconds = BenchRuns.intProperty("bench.maxBacklogSeconds", 1, 1, 60);
+    if (clientThreads > connections) {
+      throw new IllegalArgumentException("bench.clientThreads (" + clientThreads
+          + ") must not exceed bench.connections (" + connections + ")");
+    }
+
+    Vertx upstreamVertx = Vertx.builder()
+        .with(new VertxOptions().setEventLoopPoolSize(1).setPreferNativeTransport(true)).build();
+    Vertx clientVertx = Vertx.builder()
+        .with(new VertxOptions().setEventLoopPoolSize(clientThreads).setPreferNativeTransport(true)).build();
+    UnbrokenNode node = null;
+    try {
+      int upstreamPort = FreePorts.next();
+      HttpServer upstream = upstreamVertx.createHttpServer().requestHandler(request -> request.response()
+          .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain").end(UPSTREAM_BODY));
+      await(upstream.listen(upstreamPort, "127.0.0.1"), Duration.ofSeconds(10));
+      UnbrokenConfig config = nodeConfig(url, "http://127.0.0.1:" + upstreamPort);
+      node = await(UnbrokenNode.start(config), Duration.ofSeconds(90));
+
+      List<Driver> drivers = new CopyOnWriteArrayList<>();
+      int gatewayPort = config.server().port();
+      await(clientVertx.deployVerticle(() -> {
+        int index = drivers.size();
+        Driver driver = new Driver(index, clientThreads, connections / clientThreads
+            + (index < connections % clientThreads ? 1 : 0), gatewayPort);
+        drivers.add(driver);
+        return driver;
+      }, new DeploymentOptions().setInstances(clientThreads)), Duration.ofSeconds(10));
+
+      System.out.println("Sync events latency benchmark: " + BenchRuns.redact(url));
+      System.out.println(format("  node: 2 gateway instances, event store defaults (maxBatchEvents 256, maxDelay 0,"
+          + " maxInFlight 2), pool %d; routes %s (events off) and %s (events sync) to one in-process upstream",
+          config.postgres().orElseThrow().poolSize(), OFF, SYNC));
+      System.out.println(format("  load: GET, %d connections on %d client event loop(s); %d s per run after %d s"
+          + " settling; %d round(s); open loop at %d%% of the closed-loop maximum of %s", connections, clientThreads,
+          duration.toSeconds(), settle.toSeconds(), rounds, ratePercent, OFF));
+      new SyncEventsLatencyBenchmark(drivers, gatewayPort, config.admin().port(), settle, duration,
+          maxBacklogSeconds)
+          .run(warmup, rounds, ratePercent / 100.0, Boolean.parseBoolean(
+              System.getProperty("bench.belowSyncMaximum", "true")));
+    } finally {
+      if (node != null) {
+        await(node.close(), Duration.ofSeconds(30));
+      }
+      await(clientVertx.close(), Duration.ofSeconds(30));
+      await(upstreamVertx.close(), Duration.ofSeconds(30));
+    }
+  }
+
+  private static UnbrokenConfig nodeConfig(String url, String upstream) {
+    Function<EventsMode, Function<String, RouteConfig>> route = mode -> prefix -> new RouteConfig(prefix,
+        URI.create(upstream), Set.of(), Duration.ofSeconds(30), 1 << 20, mode, IdempotencyPolicy.DISABLED);
+    return new UnbrokenConfig(
+        new UnbrokenConfig.Listener("127.0.0.1", FreePorts.next(), 2),
+        new UnbrokenConfig.Admin("127.0.0.1", FreePorts.next(), Optional.empty()),
+        Optional.empty(),
+        Optional.of(new UnbrokenConfig.Postgres(url, 8)),
+        new UnbrokenConfig.Node(0, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(2),
+            Duration.ofMillis(500)),
+        new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")),
+        new UnbrokenConfig.Demo(false, 0),
+        List.of(route.apply(EventsMode.OFF).apply(OFF), route.apply(EventsMode.SYNC).apply(SYNC)),
+        UnbrokenConfig.EventStore.DEFAULTS);
+  }
+
+  private void run(Duration warmup, int rounds, double rateShare, boolean alsoBelowSyncMaximum) {
+    awaitServing(SYNC);
+    if (!warmup.isZero()) {
+      long offSeconds = Math.max(1, warmup.toSeconds() * 3 / 5);
+      System.out.println(format("%nwarming up (%d s closed loop on %s, %d s on %s)", offSeconds, OFF,
+          Math.max(1, warmup.toSeconds() - offSeconds), SYNC));
+      closedLoop(0, OFF, Duration.ZERO, Duration.ofSeconds(offSeconds));
+      closedLoop(0, SYNC, Duration.ZERO, Duration.ofSeconds(Math.max(1, warmup.toSeconds() - offSeconds)));
+    }
+
+    System.out.println(format("%nclosed loop (as many requests as the connections carry)"));
+    printHeader();
+    Run offMax = closedLoop(0, OFF, settle, duration);
+    printRun(offMax);
+    Run syncMax = closedLoop(0, SYNC, settle, duration);
+    printRun(syncMax);
+    double rate = Math.max(1, Math.floor(offMax.rate() * rateShare));
+    String share = format("%.0f%%", 100 * rateShare);
+    printSummary(openLoopRounds(rounds, rate), rounds, rate, share + " of the closed-loop maximum of " + OFF);
+
+    if (alsoBelowSyncMaximum && syncMax.rate() < rate) {
+      // Above what /sync can carry, its latency is the time spent queueing, which only grows with
+      // the run's length; the same comparison at a load /sync does carry says what recording adds.
+      double syncRate = Math.max(1, Math.floor(syncMax.rate() * rateShare));
+      System.out.println(format("%n%s carried at most %.0f requests/s (closed loop), less than the %.0f offered above,"
+          + " so its latency there is queueing. The same comparison at %s of that maximum, %.0f requests/s:", SYNC,
+          syncMax.rate(), rate, share, syncRate));
+      printSummary(openLoopRounds(rounds, syncRate), rounds, syncRate,
+          share + " of the closed-loop maximum of " + SYNC);
+    }
+  }
+
+  /** {@code rounds} rounds of one open-loop run per route at {@code rate}, the order alternating. */
+  private List<Run> openLoopRounds(int rounds, double rate) {
+    List<Run> runs = new ArrayList<>();
+    for (int round = 1; round <= rounds; round++) {
+      System.out.println(format("%nround %d: open loop at %.0f requests/s", round, rate));
+      printHeader();
+      for (String route : round % 2 == 1 ? List.of(OFF, SYNC) : List.of(SYNC, OFF)) {
+        Run run = openLoop(round, route, rate);
+        runs.add(run);
+        printRun(run);
+      }
+    }
+    return runs;
+  }
+
+  /** Polls {@code path} until it answers 200: the node's worker id is leased and its store writes. */
+  private void awaitServing(String path) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    Driver driver = drivers.get(0);
+    while (true) {
+      Future<Integer> status = driver.call(gatewayPort, path + "/ready");
+      await(status.otherwiseEmpty(), Duration.ofSeconds(10));
+      if (status.succeeded() && status.result() == 200) {
+        return;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException(path + " did not answer 200 within 30 s: "
+            + (status.succeeded() ? "status " + status.result() : status.cause()));
+      }
+      await(driver.pause(Duration.ofMillis(200)), Duration.ofSeconds(5));
+    }
+  }
+
+  private Run closedLoop(int round, String route, Duration settle, Duration length) {
+    long from = System.nanoTime() + settle.toNanos();
+    long until = from + length.toNanos();
+    return measured(round, route, "closed", Double.NaN, from, until, d -> d.closedLoop(route + "/orders", from, until));
+  }
+
+  private Run openLoop(int round, String route, double rate) {
+    long start = System.nanoTime() + Duration.ofMillis(20).toNanos(); // every driver is on its timer by then
+    long from = start + settle.toNanos();
+    long until = from + duration.toNanos();
+    // Each driver sends 1/n of the rate, so it holds 1/n of the backlog; at least two requests a connection.
+    long maxOutstanding = Math.max(2L * drivers.get(0).connections,
+        (long) Math.ceil(rate * maxBacklogSeconds / drivers.size()));
+    return measured(round, route, "open", rate, from, until,
+        d -> d.openLoop(route + "/orders", rate, start, from, until, maxOutstanding));
+  }
+
+  private Run measured(int round, String route, String kind, double offered, long from, long until,
+      Function<Driver, Future<Tally>> load) {
+    EventMeters before = EventMeters.scrape(drivers.get(0), adminPort);
+    List<Future<Tally>> tallies = drivers.stream().map(load).toList();
+    Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(DRAIN_TIMEOUT).plusSeconds(5);
+    Tally total = new Tally();
+    for (Future<Tally> tally : tallies) {
+      total.add(await(tally, bound));
+    }
+    EventMeters after = EventMeters.scrape(drivers.get(0), adminPort);
+    // A saturated run stops sending early; its answers still come at the route's pace until the last.
+    long end = Double.isNaN(total.saturatedAt) ? until : Math.max(from + 1, Math.min(until, total.lastAnswer));
+    return new Run(round, route, kind, offered, (end - from) / 1e9, total, after.since(before));
+  }
+
+  private static void printHeader() {
+    System.out.println(format("  %-6s %-6s %10s %10s %9s %9s %9s %9s %7s %9s %10s", "route", "loop", "offered/s",
+        "answers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "ev/commit", "commit ms"));
+  }
+
+  private static void printRun(Run run) {
+    System.out.println(format("  %-6s %-6s %10s %10.0f %9.3f %9.3f %9.3f %9.3f %7d %9s %10s", run.route(), run.kind(),
+        Double.isNaN(run.offered()) ? "-" : format("%.0f", run.offered()), run.rate(), run.p(50), run.p(99),
+        run.p(99.9), run.p(100), run.tally().errors, run.store().eventsPerCommitText(),
+        run.store().commitMillisText()));
+    if (run.tally().firstError != null) {
+      System.out.println("         first error: " + run.tally().firstError);
+    }
+    if (run.saturated()) {
+      System.out.println(format("         SATURATED: %d requests unanswered at once %.1f s into the counted window;"
+          + " sending stopped there, latencies are time spent queueing", run.tally().backlog, run.tally().saturatedAt));
+    }
+    if (run.tally().unfinished > 0) {
+      System.out.println("         " + run.tally().unfinished + " request(s) still unanswered "
+          + DRAIN_TIMEOUT.toSeconds() + " s after the run");
+    }
+    if (!Double.isNaN(run.offered()) && !run.saturated() && run.rate() < 0.98 * run.offered()) {
+      System.out.println(format("         answered %.0f%% of the offered rate:"
+          + " the node (or the generator) did not keep up", 100 * run.rate() / run.offered()));
+    }
+  }
+
+  private static void printSummary(List<Run> runs, int rounds, double rate, String load) {
+    System.out.println(format("%nsummary: open loop at %.0f requests/s (%s), medians over %d round(s)", rate, load,
+        rounds));
+    System.out.println(format("  %-6s %10s %9s %9s %9s", "route", "answers/s", "p50 ms", "p99 ms", "p99.9 ms"));
+    for (String route : List.of(OFF, SYNC)) {
+      List<Run> these = runs.stream().filter(r -> r.route().equals(route)).toList();
+      System.out.println(format("  %-6s %10.0f %9.3f %9.3f %9.3f", route,
+          median(these.stream().map(Run::rate).toList()), median(these.stream().map(r -> r.p(50)).toList()),
+          median(these.stream().map(r -> r.p(99)).toList()), median(these.stream().map(r -> r.p(99.9)).toList())));
+    }
+    double addedP50 = median(added(runs, 50));
+    double addedP99 = median(added(runs, 99));
+    System.out.println(format("%nadded by events: sync (medians of per-round differences sync - off)"));
+    System.out.println(format("  p50 %+.3f ms", addedP50));
+    System.out.println(format("  p99 %+.3f ms   per round: %s", addedP99, added(runs, 99).stream()
+        .map(d -> format("%+.3f", d)).toList()));
+    long saturated = runs.stream().filter(Run::saturated).count();
+    System.out.println(format("%ntarget: sync adds <= %.1f ms at p99 at %.0f requests/s: %+.3f ms, %s%s",
+        TARGET_ADDED_P99_MS, rate, addedP99,
+        saturated == 0 && addedP99 <= TARGET_ADDED_P99_MS ? "meets the target" : "ABOVE the target",
+        saturated == 0 ? "" : format(" (%d of %d runs saturated: their latency is queueing)", saturated, runs.size())));
+  }
+
+  /** Per round, sync's percentile minus off's. */
+  private static List<Double> added(List<Run> runs, double percentile) {
+    List<Double> differences = new ArrayList<>();
+    for (Run sync : runs) {
+      if (sync.route().equals(SYNC)) {
+        runs.stream().filter(r -> r.round() == sync.round() && r.route().equals(OFF)).findFirst()
+            .ifPresent(off -> differences.add(sync.p(percentile) - off.p(percentile)));
+      }
+    }
+    return differences;
+  }
+
+  /**
+   * One client event loop of the load generator with its own connections. Every method may be called
+   * from any thread; the work runs on this verticle's context, so its counters need no lock.
+   */
+  static final class Driver extends VerticleBase {
+    private final int index;
+    private final int of;
+    private final int connections;
+    private final int port;
+    private HttpClientAgent client;
+
+    Driver(int index, int of, int connections, int port) {
+      this.index = index;
+      this.of = of;
+      this.connections = connections;
+      this.port = port;
+    }
+
+    @Override
+    public Future<?> start() {
+      client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setPipelining(false),
+          new PoolOptions().setHttp1MaxSize(connections).setMaxWaitQueueSize(-1));
+      return Future.succeededFuture();
+    }
+
+    @Override
+    public Future<?> stop() {
+      return client.close();
+    }
+
+    /** One GET; its status once the body is read. */
+    Future<Integer> call(int toPort, String path) {
+      return onContext(() -> get(toPort, path));
+    }
+
+    /** The body of one GET (empty unless 200). */
+    Future<Buffer> body(int toPort, String path) {
+      return onContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(toPort).setURI(path))
+          .compose(HttpClientRequest::send)
+          .compose(response -> response.body().map(body -> response.statusCode() == 200 ? body : Buffer.buffer())));
+    }
+
+    Future<Void> pause(Duration delay) {
+      return onContext(() -> {
+        Promise<Void> paused = Promise.promise();
+        vertx.setTimer(Math.max(1, delay.toMillis()), t -> paused.complete());
+        return paused.future();
+      });
+    }
+
+    /** Each connection sends its next request as soon as the last one is answered, until {@code until}. */
+    Future<Tally> closedLoop(String path, long from, long until) {
+      return onContext(() -> {
+        Tally tally = new Tally();
+        Promise<Tally> done = Promise.promise();
+        int[] active = {connections};
+        for (int i = 0; i < connections; i++) {
+          sendClosed(path, from, until, tally, done, active);
+        }
+        return done.future();
+      });
+    }
+
+    private void sendClosed(String path, long from, long until, Tally tally, Promise<Tally> done, int[] active) {
+      long sent = System.nanoTime();
+      if (sent >= until) {
+        if (--active[0] == 0) {
+          done.complete(tally);
+        }
+        return;
+      }
+      get(port, path).onComplete(status -> {
+        long answered = System.nanoTime();
+        if (answered >= from && answered < until) {
+          tally.count(answered - sent, status);
+          tally.answeredInWindow += status.succeeded() && status.result() == 200 ? 1 : 0;
+        }
+        sendClosed(path, from, until, tally, done, active);
+      });
+    }
+
+    /**
+     * Sends this driver's share of {@code rate} requests a second, due at fixed intervals from
+     * {@code start} (interleaved with the other drivers'), until {@code until}. Latency counts from
+     * the moment a request was due; requests due before {@code from} are not counted.
+     */
+    Future<Tally> openLoop(String path, double rate, long start, long from, long until, long maxOutstanding) {
+      return onContext(() -> new OpenLoop(path, rate, start, from, until, maxOutstanding).run());
+    }
+
+    private final class OpenLoop {
+      private final String path;
+      private final double interval;
+      private final long first;
+      private final long from;
+      private final long until;
+      private final long maxOutstanding;
+      private long total;
+      private final Tally tally = new Tally();
+      private final Promise<Tally> done = Promise.promise();
+      private long sent;
+      private long outstanding;
+      private long timer = -1;
+      private long drainTimer = -1;
+
+      OpenLoop(String path, double rate, long start, long from, long until, long maxOutstanding) {
+        this.path = path;
+        this.maxOutstanding = maxOutstanding;
+        this.interval = 1e9 * of / rate;
+        this.first = start + Math.round(1e9 * index / rate);
+        this.from = from;
+        this.until = until;
+        this.total = Math.max(0, (long) Math.ceil((until - first) / interval));
+      }
+
+      Future<Tally> run() {
+        timer = vertx.setPeriodic(1, t -> sendDue());
+        long drainBy = Math.max(1, (until - System.nanoTime()) / 1_000_000 + DRAIN_TIMEOUT.toMillis());
+        drainTimer = vertx.setTimer(drainBy, t -> {
+          vertx.cancelTimer(timer);
+          tally.unfinished = outstanding;
+          done.tryComplete(tally);
+        });
+        return done.future();
+      }
+
+      private void sendDue() {
+        long now = System.nanoTime();
+        while (sent < total) {
+          long due = first + Math.round(sent * interval);
+          if (due > now) {
+            break;
+          }
+          if (outstanding >= maxOutstanding) {
+            // The route does not keep up: stop here rather than queue without end (see the class comment).
+            tally.saturatedAt = (now - from) / 1e9;
+            tally.backlog = outstanding;
+            total = sent;
+            break;
+          }
+          sent++;
+          outstanding++;
+          get(port, path).onComplete(status -> answered(due, status));
+        }
+        if (sent == total) {
+          vertx.cancelTimer(timer);
+          finishIfDrained();
+        }
+      }
+
+      private void answered(long due, AsyncResult<Integer> status) {
+        long now = System.nanoTime();
+        outstanding--;
+        if (due >= from) {
+          tally.count(now - due, status);
+        }
+        if (now >= from && now < until && status.succeeded() && status.result() == 200) {
+          tally.answeredInWindow++;
+        }
+        tally.lastAnswer = Math.max(tally.lastAnswer, now);
+        finishIfDrained();
+      }
+
+      private void finishIfDrained() {
+        if (sent == total && outstanding == 0) {
+          vertx.cancelTimer(drainTimer);
+          done.tryComplete(tally);
+        }
+      }
+    }
+
+    private Future<Integer> get(int toPort, String path) {
+      return client.request(new RequestOptions().setMethod(HttpMethod.GET).setHost("127.0.0.1").setPort(toPort)
+              .setURI(path))
+          .compose(HttpClientRequest::send)
+          .compose(response -> response.body().map(body -> response.statusCode()));
+    }
+
+    private <T> Future<T> onContext(Supplier<Future<T>> work) {
+      Promise<T> result = Promise.promise();
+      context.runOnContext(v -> work.get().onComplete(result));
+      return result.future();
+    }
+  }
+
+  /** The event store's writer meters, scraped from the node's admin {@code /metrics}. */
+  record EventMeters(double commits, double events, double commitSeconds) {
+
+    /** What happened between two scrapes. */
+    record Delta(double commits, double events, double commitSeconds) {
+      String eventsPerCommitText() {
+        return commits > 0 ? format("%.1f", events / commits) : "-";
+      }
+
+      String commitMillisText() {
+        return commits > 0 ? format("%.3f", 1000 * commitSeconds / commits) : "-";
+      }
+    }
+
+    static EventMeters scrape(Driver driver, int adminPort) {
+      String text = await(driver.body(adminPort, "/metrics"), Duration.ofSeconds(10)).toString();
+      return new EventMeters(value(text, "unbroken_events_batch_size_count"),
+          value(text, "unbroken_events_batch_size_sum"), value(text, "unbroken_events_commit_latency_seconds_sum"));
+    }
+
+    Delta since(EventMeters before) {
+      return new Delta(commits - before.commits, events - before.events, commitSeconds - before.commitSeconds);
+    }
+
+    private static double value(String text, String name) {
+      for (String line : text.split("\n")) {
+        if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+          return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+      }
+      return 0;
+    }
+  }
+}
