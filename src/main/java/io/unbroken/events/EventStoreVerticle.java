@@ -45,6 +45,7 @@ public final class EventStoreVerticle extends VerticleBase {
   private int pendingEvents;
   private int inFlight;
   private long delayTimer = -1;
+  private boolean flushQueued;
   private MessageConsumer<StreamAppend> consumer;
   private Promise<Void> drained; // set by stop(): completes once nothing is queued or being committed
 
@@ -106,14 +107,33 @@ public final class EventStoreVerticle extends VerticleBase {
       }
       return; // a finishing commit calls back here
     }
-    if (drained != null || pendingEvents >= batching.maxBatchEvents() || batching.maxDelay().isZero() || inFlight > 0) {
+    if (drained != null || pendingEvents >= batching.maxBatchEvents()) {
       flush();
+    } else if (batching.maxDelay().isZero() || inFlight > 0) {
+      flushSoon();
     } else if (delayTimer < 0) {
       delayTimer = vertx.setTimer(Math.max(1, batching.maxDelay().toMillis()), t -> {
         delayTimer = -1;
         flush();
       });
     }
+  }
+
+  /**
+   * Flushes once the tasks already queued on this event loop have run: appends delivered meanwhile
+   * join this batch instead of waiting for the next commit, and nothing waits on a timer.
+   */
+  private void flushSoon() {
+    if (flushQueued) {
+      return;
+    }
+    flushQueued = true;
+    context.runOnContext(v -> {
+      flushQueued = false;
+      if (!pending.isEmpty() && inFlight < batching.maxInFlight()) {
+        flush();
+      }
+    });
   }
 
   private void flush() {

@@ -22,7 +22,7 @@ public final class PostgresConnector {
   }
 
   public static PgConnectOptions connectOptions(UnbrokenConfig.Postgres config) {
-    return PgConnectOptions.fromUri(config.url()).setPipeliningLimit(256);
+    return PgConnectOptions.fromUri(config.url()).setPipeliningLimit(256).setCachePreparedStatements(true);
   }
 
   public static Future<Void> selectOne(Pool pool) {

@@ -156,7 +156,9 @@ public final class PgEventStorage implements EventStorage {
     String[] movedStreams = accepted.stream().map(StreamAppend::streamId).distinct().toArray(String[]::new);
     Integer[] movedVersions = Arrays.stream(movedStreams).map(versions::get).toArray(Integer[]::new);
     return connection.preparedQuery("UPDATE streams SET version = v.version, touched_at = now()"
-            + " FROM unnest($1::text[], $2::int[]) AS v(stream_id, version) WHERE streams.stream_id = v.stream_id")
+            + " FROM unnest($1::text[], $2::int[]) AS v(stream_id, version)"
+            // The ANY keeps a cached plan on the index even when it was made while streams was empty.
+            + " WHERE streams.stream_id = v.stream_id AND streams.stream_id = ANY($1::text[])")
         .execute(Tuple.tuple().addValue(movedStreams).addValue(movedVersions))
         .compose(updated -> connection.preparedQuery("INSERT INTO events"
                 + " (id, stream_id, stream_version, type, data, metadata, hlc)"
