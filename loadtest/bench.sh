@@ -43,6 +43,8 @@
 set -euo pipefail
 
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+source "$ROOT_DIR/loadtest/lib.sh"
 
 WARMUP=${WARMUP:-30}
 NGINX_WARMUP=${NGINX_WARMUP:-5}
@@ -81,21 +83,8 @@ RESULTS=""
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
-machine_load() {
-  printf '%s: nproc=%s, %s\n' "$1" "$(nproc)" "$(uptime | sed 's/.*\(load average\)/\1/')"
-}
 
-# Warns when the 1-minute load average already exceeds half the cores before we start.
-warn_if_busy() {
-  local load1
-  read -r load1 _ </proc/loadavg
-  if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
-    log "warning: load average $load1 on $(nproc) cores before the run: another process is busy, results will be noisy"
-  fi
-}
 
 # Reads numbers, one per line, prints their median (or n/a when there are none).
 median() {

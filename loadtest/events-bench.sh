@@ -36,6 +36,8 @@
 set -euo pipefail
 
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+source "$ROOT_DIR/loadtest/lib.sh"
 MVN=${MVN:-mvn}
 MVN_FLAGS=${MVN_FLAGS:-}
 JAVA=${JAVA:-java}
@@ -51,21 +53,8 @@ DATABASE_URL=""
 JAVA_PID=""
 WORK_DIR=""
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
-machine_load() {
-  printf '%s: nproc=%s, uptime: %s\n' "$1" "$(nproc)" "$(uptime)"
-}
 
-# Warns when the 1-minute load average already exceeds half the cores before we start.
-warn_if_busy() {
-  local load1
-  read -r load1 _ </proc/loadavg
-  if awk -v l="$load1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
-    log "warning: load average $load1 on $(nproc) cores before the run: another process is busy, results will be noisy"
-  fi
-}
 
 check_tools() {
   local tool
@@ -76,25 +65,7 @@ check_tools() {
     die "PostgreSQL does not answer on $PGHOST:$PGPORT as $PGUSER"
 }
 
-# Builds the test classes unless they are newer than every source file and the pom.
-build_if_needed() {
-  local marker=$ROOT_DIR/target/test-classes/io/unbroken/events/bench/SyncEventsLatencyBenchmark.class
-  if [[ -f $marker ]] &&
-     [[ -z $(find "$ROOT_DIR/src" "$ROOT_DIR/pom.xml" -newer "$marker" -type f -print -quit) ]]; then
-    log "test classes are up to date"
-    return 0
-  fi
-  log "building test classes: $MVN -B -q $MVN_FLAGS test-compile"
-  # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
-  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS test-compile >&2) || die "test-compile failed"
-  [[ -f $marker ]] || die "the benchmarks were not compiled: $marker is missing"
-}
 
-test_classpath() { # output file
-  # shellcheck disable=SC2086 # MVN_FLAGS is a list of flags
-  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS dependency:build-classpath -Dmdep.outputFile="$1" >&2) ||
-    die "could not resolve the test classpath"
-}
 
 # Creates an empty database with a name of its own and sets DATABASE_URL to it. Not called in a
 # subshell, so the name is remembered for the cleanup.
@@ -164,7 +135,8 @@ main() {
   done
   check_tools
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-events-bench.XXXXXX")
-  build_if_needed
+  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/io/unbroken/events/bench/SyncEventsLatencyBenchmark.class" \
+    "the benchmarks were not compiled"
   test_classpath "$WORK_DIR/classpath.txt"
   cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
 

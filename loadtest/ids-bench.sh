@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+source "$ROOT_DIR/loadtest/lib.sh"
 MVN=${MVN:-mvn}
 MVN_FLAGS=${MVN_FLAGS:-}
 JAVA=${JAVA:-java}
@@ -28,31 +30,9 @@ TARGET_IDS_PER_SECOND=4000000
 # 4096 sequence values per millisecond: what one worker id can issue for long, however fast the CPU.
 SEQUENCE_CEILING=4096000
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
-machine_load() {
-  printf '%s: nproc=%s, %s\n' "$1" "$(nproc)" "$(uptime | sed 's/.*\(load average\)/\1/')"
-}
 
-# Builds the test classes (and the JMH benchmark list) unless they are newer than every source.
-build_if_needed() {
-  local list=$ROOT_DIR/target/test-classes/META-INF/BenchmarkList
-  if [[ -f $list ]] && [[ -z $(find "$ROOT_DIR/src" "$ROOT_DIR/pom.xml" -newer "$list" -type f -print -quit) ]]; then
-    log "test classes are up to date"
-    return 0
-  fi
-  log "building test classes: $MVN -B -q $MVN_FLAGS test-compile"
-  # shellcheck disable=SC2086
-  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS test-compile >&2) || die "test-compile failed"
-  [[ -f $list ]] || die "no JMH benchmark list in target/test-classes: is jmh-generator-annprocess on the processor path?"
-}
 
-test_classpath() { # output file
-  # shellcheck disable=SC2086
-  (cd "$ROOT_DIR" && "$MVN" -B -q $MVN_FLAGS dependency:build-classpath -Dmdep.outputFile="$1" >&2) ||
-    die "could not resolve the test classpath"
-}
 
 # Score of one benchmark (or one of its counters, "name:counter") from JMH's CSV, as a whole number.
 # A line reads: "io.unbroken.ids.IdGenerationBenchmark.name","thrpt",1,5,<score>,<error>,"ops/s"
@@ -76,7 +56,8 @@ main() {
   fi
   csv=$WORK_DIR/jmh.csv
 
-  build_if_needed
+  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/META-INF/BenchmarkList" \
+    "no JMH benchmark list in target/test-classes: is jmh-generator-annprocess on the processor path?"
   test_classpath "$WORK_DIR/classpath.txt"
   cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
 

@@ -82,51 +82,21 @@ class UnbrokenCommandIT {
 
   @Test
   void anUnreachableRedisExitsOneWithOneLineNamingTheKeyAndAddress() {
-    Path config = write(listeners() + """
-        redis: { url: "redis://127.0.0.1:1" }
-        routes:
-          - prefix: /api
-            upstream: http://127.0.0.1:18081
-        """);
-
-    Exited exited = run("--config", config.toString());
-
-    assertThat(exited.code()).isEqualTo(1);
-    assertThat(exited.stderr()).singleElement().asString()
+    assertThat(exitOneLineWith("redis: { url: \"redis://127.0.0.1:1\" }"))
         .startsWith("unbroken: cannot start: redis.url: cannot reach redis://127.0.0.1:1: ")
         .containsIgnoringCase("connection refused");
   }
 
   @Test
   void aRedisPasswordIsNotPrinted() {
-    Path config = write(listeners() + """
-        redis: { url: "redis://:s3cret-pass@127.0.0.1:1" }
-        routes:
-          - prefix: /api
-            upstream: http://127.0.0.1:18081
-        """);
-
-    Exited exited = run("--config", config.toString());
-
-    assertThat(exited.code()).isEqualTo(1);
-    assertThat(exited.stderr()).singleElement().asString()
+    assertThat(exitOneLineWith("redis: { url: \"redis://:s3cret-pass@127.0.0.1:1\" }"))
         .startsWith("unbroken: cannot start: redis.url: cannot reach redis://:***@127.0.0.1:1: ")
         .doesNotContain("s3cret-pass");
   }
 
   @Test
   void anUnreachablePostgresExitsOneWithOneLineNamingTheKeyAndAddress() {
-    Path config = write(listeners() + """
-        postgres: { url: "postgresql://postgres:s3cret-pass@127.0.0.1:1/unbroken" }
-        routes:
-          - prefix: /api
-            upstream: http://127.0.0.1:18081
-        """);
-
-    Exited exited = run("--config", config.toString());
-
-    assertThat(exited.code()).isEqualTo(1);
-    assertThat(exited.stderr()).singleElement().asString()
+    assertThat(exitOneLineWith("postgres: { url: \"postgresql://postgres:s3cret-pass@127.0.0.1:1/unbroken\" }"))
         .startsWith("unbroken: cannot start: postgres.url: ")
         .contains("postgresql://postgres:***@127.0.0.1:1/unbroken")
         .containsIgnoringCase("connection refused")
@@ -247,4 +217,21 @@ class UnbrokenCommandIT {
       throw new UncheckedIOException(e);
     }
   }
+
+  /** Starts with one store section pointing nowhere; it must exit 1 with exactly one line, returned. */
+  private String exitOneLineWith(String storeSection) {
+    Path config = write(listeners() + storeSection + """
+
+        routes:
+          - prefix: /api
+            upstream: http://127.0.0.1:18081
+        """);
+
+    Exited exited = run("--config", config.toString());
+
+    assertThat(exited.code()).isEqualTo(1);
+    assertThat(exited.stderr()).hasSize(1);
+    return exited.stderr().get(0);
+  }
+
 }

@@ -254,13 +254,12 @@ class EventStoreVerticleTest {
   }
 
   /** Fails every batch, as an unreachable database would, while {@link #failing} is set. */
-  private static final class FailingStorage implements EventStorage {
+  private static final class FailingStorage extends StorageInFront {
     final AtomicBoolean failing = new AtomicBoolean();
-    private final EventStorage delegate;
     private final AtomicInteger attempts = new AtomicInteger();
 
     FailingStorage(EventStorage delegate) {
-      this.delegate = delegate;
+      super(delegate);
     }
 
     @Override
@@ -268,34 +267,18 @@ class EventStoreVerticleTest {
       attempts.incrementAndGet();
       return failing.get() ? Future.failedFuture("connection reset") : delegate.appendBatch(appends);
     }
-
-    @Override
-    public Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo) {
-      return delegate.readStream(streamId, fromVersion, upTo);
-    }
-
-    @Override
-    public Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit) {
-      return delegate.readAll(after, limit);
-    }
-
-    @Override
-    public Future<Void> maintain(Instant now, Duration retention) {
-      return delegate.maintain(now, retention);
-    }
   }
 
   /**
    * Holds every batch until the test releases it, as a slow commit would, and remembers the
    * batches in the order they came. Released batches complete on the writer's own context.
    */
-  private static final class GatedStorage implements EventStorage {
-    private final EventStorage delegate;
+  private static final class GatedStorage extends StorageInFront {
     private final Queue<Runnable> held = new ConcurrentLinkedQueue<>();
     private final Queue<List<StreamAppend>> batches = new ConcurrentLinkedQueue<>();
 
     GatedStorage(EventStorage delegate) {
-      this.delegate = delegate;
+      super(delegate);
     }
 
     @Override
@@ -305,21 +288,6 @@ class EventStoreVerticleTest {
       batches.add(appends);
       held.add(() -> writer.runOnContext(v -> delegate.appendBatch(appends).onComplete(committed)));
       return committed.future();
-    }
-
-    @Override
-    public Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo) {
-      return delegate.readStream(streamId, fromVersion, upTo);
-    }
-
-    @Override
-    public Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit) {
-      return delegate.readAll(after, limit);
-    }
-
-    @Override
-    public Future<Void> maintain(Instant now, Duration retention) {
-      return delegate.maintain(now, retention);
     }
 
     /** Succeeds once {@code count} batches have reached storage; polls every millisecond, up to 10 s. */
@@ -351,4 +319,29 @@ class EventStoreVerticleTest {
       return List.copyOf(batches);
     }
   }
+
+  /** A storage in front of another: reads and housekeeping pass through, appends are the test's to shape. */
+  private abstract static class StorageInFront implements EventStorage {
+    final EventStorage delegate;
+
+    StorageInFront(EventStorage delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo) {
+      return delegate.readStream(streamId, fromVersion, upTo);
+    }
+
+    @Override
+    public Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit) {
+      return delegate.readAll(after, limit);
+    }
+
+    @Override
+    public Future<Void> maintain(Instant now, Duration retention) {
+      return delegate.maintain(now, retention);
+    }
+  }
+
 }
