@@ -75,6 +75,10 @@ public final class EmbeddedEventStorage implements EventStorage {
   }
 
   private AppendOutcome appendOne(StreamAppend append, long transaction) {
+    if (append.events().isEmpty()) {
+      writeSideRows(append);
+      return AppendOutcome.appended(new AppendResult(append.streamId(), 0, 0, List.of()));
+    }
     List<RecordedEvent> stream = streams.computeIfAbsent(append.streamId(), id -> new ArrayList<>());
     if (!append.expected().allows(stream.size())) {
       return AppendOutcome.failed(new WrongExpectedVersion(append.streamId(), append.expected(), stream.size()));
@@ -95,6 +99,11 @@ public final class EmbeddedEventStorage implements EventStorage {
     int first = stream.size() + 1;
     stream.addAll(recorded);
     all.addAll(recorded);
+    writeSideRows(append);
+    return AppendOutcome.appended(new AppendResult(append.streamId(), first, stream.size(), ids));
+  }
+
+  private void writeSideRows(StreamAppend append) {
     for (SideRow row : append.sideRows()) {
       List<Object> key = row.key().stream().map(row.columns()::get).toList();
       // An upsert sets the columns it names and keeps the others, as PostgreSQL's ON CONFLICT DO UPDATE does.
@@ -104,6 +113,5 @@ public final class EmbeddedEventStorage implements EventStorage {
         return Map.copyOf(merged);
       });
     }
-    return AppendOutcome.appended(new AppendResult(append.streamId(), first, stream.size(), ids));
   }
 }

@@ -96,7 +96,7 @@ public final class EventStoreVerticle extends VerticleBase {
 
   private void enqueue(Message<StreamAppend> message) {
     pending.add(message);
-    pendingEvents += message.body().events().size();
+    pendingEvents += message.body().weight();
     flushIfDue();
   }
 
@@ -142,11 +142,11 @@ public final class EventStoreVerticle extends VerticleBase {
     List<Message<StreamAppend>> batch = new ArrayList<>();
     List<StreamAppend> appends = new ArrayList<>();
     int events = 0;
-    while (!pending.isEmpty() && (batch.isEmpty() || events + pending.peek().body().events().size() <= batching.maxBatchEvents())) {
+    while (!pending.isEmpty() && (batch.isEmpty() || events + pending.peek().body().weight() <= batching.maxBatchEvents())) {
       Message<StreamAppend> message = pending.poll();
       batch.add(message);
       appends.add(message.body());
-      events += message.body().events().size();
+      events += message.body().weight();
     }
     if (batch.isEmpty()) {
       return;

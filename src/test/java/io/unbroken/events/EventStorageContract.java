@@ -443,6 +443,34 @@ public abstract class EventStorageContract {
         })));
   }
 
+  @Test
+  public void rowsOnlyAreWrittenInBatchOrderWithoutEventsOrVersions(VertxTestContext testContext) {
+    String key = prefix + "-rows-only";
+    String stream = stream("rows-only");
+    AtomicReference<List<AppendOutcome>> outcomes = new AtomicReference<>();
+    List<Optional<String>> seen = new ArrayList<>();
+    storage.appendBatch(List.of(
+            new StreamAppend(stream("before"), ExpectedVersion.NO_STREAM, List.of(event("E", 1)),
+                List.of(upsert(key, "before"))),
+            StreamAppend.rowsOnly(stream, List.of(upsert(key, "rows only"))),
+            new StreamAppend(stream("failed"), ExpectedVersion.exactly(3), List.of(event("E", 2)),
+                List.of(upsert(key, "from a failed append")))))
+        .onSuccess(outcomes::set)
+        .compose(batch -> sideValue(key))
+        .onSuccess(seen::add)
+        .compose(read -> storage.appendBatch(List.of(StreamAppend.rowsOnly(stream, List.of(upsert(key, "alone"))))))
+        .compose(batch -> sideValue(key))
+        .onSuccess(seen::add)
+        .compose(read -> storage.readStream(stream, 1, Instant.MAX))
+        .onComplete(testContext.succeeding(events -> testContext.verify(() -> {
+          assertThat(appended(outcomes.get().get(1))).isEqualTo(new AppendResult(stream, 0, 0, List.of()));
+          assertWrongExpectedVersion(outcomes.get().get(2), stream("failed"), 0);
+          assertThat(seen).containsExactly(Optional.of("rows only"), Optional.of("alone"));
+          assertThat(events).as("rows only append no event").isEmpty();
+          testContext.completeNow();
+        })));
+  }
+
   /**
    * Appends to three streams in five batches, one batch at a time, and notes each event as
    * {@code stream:version} in the order written, which is the global order they must be read in.

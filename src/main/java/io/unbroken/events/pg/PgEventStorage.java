@@ -3,6 +3,7 @@ package io.unbroken.events.pg;
 import io.unbroken.events.AppendOutcome;
 import io.unbroken.events.AppendResult;
 import io.unbroken.events.EventStorage;
+import io.unbroken.events.ExpectedVersion;
 import io.unbroken.events.GlobalCheckpoint;
 import io.unbroken.events.NewEvent;
 import io.unbroken.events.RecordedEvent;
@@ -14,28 +15,27 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
-import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.SqlClient;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeSet;
 
 /**
  * The event store in PostgreSQL.
  *
- * <p>A batch is one transaction with a fixed number of statements whatever its size: make sure
- * each stream has a row in {@code streams}, lock those rows in stream-id order (so concurrent
- * batches on any node serialize per stream and never deadlock), check every append's expected
- * version against the locked versions in Java, then move the versions and insert all accepted
- * events with one {@code unnest} statement each, and the side rows. A wrong expected version
- * rejects that append only; the others commit together.
+ * <p>A batch is one call of the {@code append_batch} function (migration V4), whatever its size:
+ * it locks the batch's stream rows in stream-id order (so concurrent batches on any node serialize
+ * per stream and never deadlock), checks every append's expected version in order, moves the
+ * versions and inserts the accepted events. A wrong expected version rejects that append only; the
+ * others commit together. A batch without side rows is that one statement in its own transaction,
+ * one round trip; side rows of the accepted appends join it in an explicit transaction.
  *
  * <p>{@link #readAll} orders by (transaction id, position) and reads only below
  * {@code pg_snapshot_xmin(pg_current_snapshot())}: transactions below that horizon are finished,
@@ -83,8 +83,62 @@ public final class PgEventStorage implements EventStorage {
 
   @Override
   public Future<List<AppendOutcome>> appendBatch(List<StreamAppend> appends) {
-    return pool.withTransaction(connection -> lockStreams(connection, appends)
-        .compose(versions -> write(connection, appends, versions)));
+    EventRows rows = new EventRows(stamps);
+    List<StreamAppend> stamped = new ArrayList<>();
+    // Outcomes by position in the batch; null until the database has decided.
+    AppendOutcome[] outcomes = new AppendOutcome[appends.size()];
+    for (int i = 0; i < appends.size(); i++) {
+      if (appends.get(i).events().isEmpty()) {
+        outcomes[i] = AppendOutcome.appended(new AppendResult(appends.get(i).streamId(), 0, 0, List.of()));
+        continue;
+      }
+      try {
+        rows.stamp(appends.get(i));
+        stamped.add(appends.get(i));
+      } catch (IllegalStateException noId) {
+        outcomes[i] = AppendOutcome.failed(noId);
+      }
+    }
+    boolean withSideRows = appends.stream().anyMatch(append -> !append.sideRows().isEmpty());
+    // Without side rows the batch is one statement, hence its own transaction: one round trip.
+    Future<List<StreamAppend>> written = withSideRows
+        ? pool.withTransaction(connection -> appendEvents(connection, rows, stamped, outcomes)
+            .compose(accepted -> SideRows.write(connection, withSideRowsToWrite(appends, accepted)).map(accepted)))
+        : appendEvents(pool, rows, stamped, outcomes);
+    return written.map(accepted -> List.of(outcomes));
+  }
+
+  /** The appends whose side rows commit: the accepted ones and those of rows only, in batch order (later rows win). */
+  private static List<StreamAppend> withSideRowsToWrite(List<StreamAppend> appends, List<StreamAppend> accepted) {
+    Set<StreamAppend> written = Collections.newSetFromMap(new IdentityHashMap<>());
+    written.addAll(accepted);
+    return appends.stream().filter(append -> append.events().isEmpty() || written.contains(append)).toList();
+  }
+
+  /** Calls {@code append_batch}, fills in each stamped append's outcome and returns those written. */
+  private static Future<List<StreamAppend>> appendEvents(SqlClient client, EventRows rows,
+      List<StreamAppend> stamped, AppendOutcome[] outcomes) {
+    if (stamped.isEmpty()) {
+      return Future.succeededFuture(List.of());
+    }
+    return client.preparedQuery("SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8)")
+        .execute(rows.toTuple())
+        .map(result -> {
+          Integer[] before = result.iterator().next().getArrayOfIntegers(0);
+          List<StreamAppend> accepted = new ArrayList<>();
+          int slot = 0;
+          for (int i = 0; i < stamped.size(); i++) {
+            while (outcomes[slot] != null) {
+              slot++;
+            }
+            StreamAppend append = stamped.get(i);
+            outcomes[slot] = rows.outcome(i, append, before[i]);
+            if (before[i] >= 0) {
+              accepted.add(append);
+            }
+          }
+          return accepted;
+        });
   }
 
   @Override
@@ -116,60 +170,6 @@ public final class PgEventStorage implements EventStorage {
     return upTo.isBefore(EARLIEST) ? OffsetDateTime.MIN : OffsetDateTime.ofInstant(upTo, ZoneOffset.UTC);
   }
 
-  private static Future<Map<String, Integer>> lockStreams(SqlConnection connection, List<StreamAppend> appends) {
-    String[] streamIds = new TreeSet<>(appends.stream().map(StreamAppend::streamId).toList()).toArray(String[]::new);
-    return connection.preparedQuery("INSERT INTO streams (stream_id, version)"
-            + " SELECT s, 0 FROM unnest($1::text[]) AS s ORDER BY s ON CONFLICT (stream_id) DO NOTHING")
-        .execute(Tuple.tuple().addValue(streamIds))
-        .compose(inserted -> connection.preparedQuery("SELECT stream_id, version FROM streams"
-                + " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE")
-            .execute(Tuple.tuple().addValue(streamIds)))
-        .map(rows -> {
-          Map<String, Integer> versions = new HashMap<>();
-          rows.forEach(row -> versions.put(row.getString(0), row.getInteger(1)));
-          return versions;
-        });
-  }
-
-  private Future<List<AppendOutcome>> write(SqlConnection connection, List<StreamAppend> appends,
-      Map<String, Integer> versions) {
-    EventRows rows = new EventRows();
-    List<AppendOutcome> outcomes = new ArrayList<>();
-    List<StreamAppend> accepted = new ArrayList<>();
-    for (StreamAppend append : appends) {
-      int current = versions.get(append.streamId());
-      if (!append.expected().allows(current)) {
-        outcomes.add(AppendOutcome.failed(new WrongExpectedVersion(append.streamId(), append.expected(), current)));
-        continue;
-      }
-      try {
-        outcomes.add(AppendOutcome.appended(rows.add(append, current, stamps)));
-        versions.put(append.streamId(), current + append.events().size());
-        accepted.add(append);
-      } catch (IllegalStateException noId) {
-        outcomes.add(AppendOutcome.failed(noId));
-      }
-    }
-    if (accepted.isEmpty()) {
-      return Future.succeededFuture(outcomes);
-    }
-    String[] movedStreams = accepted.stream().map(StreamAppend::streamId).distinct().toArray(String[]::new);
-    Integer[] movedVersions = Arrays.stream(movedStreams).map(versions::get).toArray(Integer[]::new);
-    return connection.preparedQuery("UPDATE streams SET version = v.version, touched_at = now()"
-            + " FROM unnest($1::text[], $2::int[]) AS v(stream_id, version)"
-            // The ANY keeps a cached plan on the index even when it was made while streams was empty.
-            + " WHERE streams.stream_id = v.stream_id AND streams.stream_id = ANY($1::text[])")
-        .execute(Tuple.tuple().addValue(movedStreams).addValue(movedVersions))
-        .compose(updated -> connection.preparedQuery("INSERT INTO events"
-                + " (id, stream_id, stream_version, type, data, metadata, hlc)"
-                + " SELECT id, stream_id, stream_version, type, data::jsonb, metadata::jsonb, hlc FROM unnest("
-                + "$1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])"
-                + " AS e(id, stream_id, stream_version, type, data, metadata, hlc)")
-            .execute(rows.toTuple()))
-        .compose(inserted -> SideRows.write(connection, accepted))
-        .map(written -> outcomes);
-  }
-
   private static List<RecordedEvent> events(RowSet<Row> rows) {
     List<RecordedEvent> events = new ArrayList<>(rows.size());
     for (Row row : rows) {
@@ -182,41 +182,57 @@ public final class PgEventStorage implements EventStorage {
     return events;
   }
 
-  /** The columns of every event a batch inserts, as arrays for one {@code unnest} insert. */
+  /** The appends of a batch and their events' columns, as arrays for {@code append_batch}. */
   private static final class EventRows {
+    private final List<String> streams = new ArrayList<>();
+    private final List<Integer> expected = new ArrayList<>();
+    private final List<Integer> sizes = new ArrayList<>();
+    private final List<List<Long>> idsByAppend = new ArrayList<>();
     private final List<Long> ids = new ArrayList<>();
-    private final List<String> streamIds = new ArrayList<>();
-    private final List<Integer> versions = new ArrayList<>();
     private final List<String> types = new ArrayList<>();
     private final List<String> data = new ArrayList<>();
     private final List<String> metadata = new ArrayList<>();
     private final List<Long> hlcs = new ArrayList<>();
+    private final Stamps stamps;
 
-    AppendResult add(StreamAppend append, int current, Stamps stamps) {
+    EventRows(Stamps stamps) {
+      this.stamps = stamps;
+    }
+
+    /** Adds an append with ids and clock values for its events; on failure nothing is added. */
+    void stamp(StreamAppend append) {
       List<Long> appendIds = new ArrayList<>();
       for (NewEvent event : append.events()) {
         appendIds.add(stamps.nextId());
       }
-      int version = current;
-      for (int i = 0; i < append.events().size(); i++) {
-        NewEvent event = append.events().get(i);
-        ids.add(appendIds.get(i));
-        streamIds.add(append.streamId());
-        versions.add(++version);
+      streams.add(append.streamId());
+      expected.add(append.expected() instanceof ExpectedVersion.Exact exact ? exact.version() : -1);
+      sizes.add(append.events().size());
+      idsByAppend.add(appendIds);
+      ids.addAll(appendIds);
+      for (NewEvent event : append.events()) {
         types.add(event.type());
         data.add(event.data().encode());
         metadata.add(event.metadata().encode());
         hlcs.add(stamps.hlc());
       }
-      return new AppendResult(append.streamId(), current + 1, version, appendIds);
+    }
+
+    /** What became of the {@code index}th stamped append, given what {@code append_batch} returned for it. */
+    AppendOutcome outcome(int index, StreamAppend append, int before) {
+      if (before < 0) {
+        return AppendOutcome.failed(new WrongExpectedVersion(append.streamId(), append.expected(), -before - 1));
+      }
+      return AppendOutcome.appended(
+          new AppendResult(append.streamId(), before + 1, before + sizes.get(index), idsByAppend.get(index)));
     }
 
     Tuple toTuple() {
       // addValue one by one: Tuple.of(a, array) would spread the array as varargs
-      return Tuple.tuple().addValue(ids.toArray(Long[]::new)).addValue(streamIds.toArray(String[]::new))
-          .addValue(versions.toArray(Integer[]::new)).addValue(types.toArray(String[]::new))
-          .addValue(data.toArray(String[]::new)).addValue(metadata.toArray(String[]::new))
-          .addValue(hlcs.toArray(Long[]::new));
+      return Tuple.tuple().addValue(streams.toArray(String[]::new)).addValue(expected.toArray(Integer[]::new))
+          .addValue(sizes.toArray(Integer[]::new)).addValue(ids.toArray(Long[]::new))
+          .addValue(types.toArray(String[]::new)).addValue(data.toArray(String[]::new))
+          .addValue(metadata.toArray(String[]::new)).addValue(hlcs.toArray(Long[]::new));
     }
   }
 }
