@@ -1,7 +1,5 @@
 package io.unbroken.gateway;
 
-import io.netty.channel.ConnectTimeoutException;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
@@ -16,13 +14,10 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonObject;
-import java.net.ConnectException;
 import io.unbroken.locks.Lock;
 import io.unbroken.locks.LockTimeout;
 import io.unbroken.locks.ResourceLocks;
-import java.net.URI;
 import java.time.Duration;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -121,24 +116,12 @@ final class ProxyExchange extends Deadlines.Armed {
 
   private Future<HttpClientRequest> connect() {
     forwardedAt = System.nanoTime();
-    return client.request(requestOptions());
+    return client.request(Upstreams.requestOptions(route, request));
   }
 
   private JsonObject summary() {
     return new JsonObject().put("method", request.method().name()).put("path", request.path())
         .put("route", route.prefix());
-  }
-
-  private RequestOptions requestOptions() {
-    URI upstream = route.upstream();
-    String basePath = upstream.getRawPath() == null || upstream.getRawPath().equals("/") ? "" : upstream.getRawPath();
-    String uri = request.uri();
-    if (!uri.startsWith("/")) {
-      // absolute-form request target: forward only its path and query
-      uri = request.query() == null ? request.path() : request.path() + "?" + request.query();
-    }
-    return new RequestOptions().setMethod(request.method()).setURI(basePath + uri)
-        .setHost(upstream.getHost()).setPort(Upstreams.port(upstream));
   }
 
   private Future<HttpClientResponse> forwardRequest(HttpClientRequest upstream) {
@@ -229,14 +212,10 @@ final class ProxyExchange extends Deadlines.Armed {
    * starts again from the gateway's own.
    */
   private void sendProblem(ProxyFailure failure, boolean discardBody) {
-    response.headers().clear();
-    response.putHeader(X_REQUEST_ID, requestId)
-        .setStatusCode(failure.status())
-        .setStatusMessage(HttpResponseStatus.valueOf(failure.status()).reasonPhrase());
     if (discardBody) {
       UnreadBody.discardThenClose(vertx, request);
     }
-    failure.toProblem(requestId).send(response);
+    failure.sendAfresh(response, requestId);
   }
 
   @Override
@@ -253,7 +232,7 @@ final class ProxyExchange extends Deadlines.Armed {
       metrics.request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
       return;
     }
-    ProxyFailure failure = interruption != null ? interruption : classify(result.cause());
+    ProxyFailure failure = interruption != null ? interruption : ProxyFailure.classify(result.cause(), route);
     if (!response.headWritten() && !response.closed()) {
       sendProblem(failure, hasBody && upstreamRequest == null); // never forwarded: nobody will read the body
     } else if (!response.ended() && !response.closed()) {
@@ -274,18 +253,7 @@ final class ProxyExchange extends Deadlines.Armed {
         .put("status", failure.status()).put("reason", failure.slug()).put("detail", failure.getMessage()));
   }
 
-  private ProxyFailure classify(Throwable cause) {
-    if (cause instanceof ProxyFailure known) {
-      return known;
-    }
-    if (cause instanceof ConnectException || cause instanceof ConnectTimeoutException) {
-      return ProxyFailure.unreachable(route.upstream().toString(), cause);
-    }
-    return new ProxyFailure("upstream-failed", "Upstream failed", 502,
-        "The upstream " + route.upstream() + " closed or reset the exchange: " + cause);
-  }
-
-  private static Outcome outcome(ProxyFailure failure) {
+  static Outcome outcome(ProxyFailure failure) {
     return switch (failure.status()) {
       case 504 -> Outcome.TIMED_OUT;
       case 499 -> Outcome.CLIENT_GONE;

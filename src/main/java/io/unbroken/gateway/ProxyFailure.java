@@ -1,5 +1,11 @@
 package io.unbroken.gateway;
 
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.unbroken.config.RouteConfig;
+import io.vertx.core.http.HttpServerResponse;
+import java.net.ConnectException;
+
 /** Why a request could not be proxied, with the problem the client is answered with. */
 final class ProxyFailure extends RuntimeException {
 
@@ -56,6 +62,37 @@ final class ProxyFailure extends RuntimeException {
   static ProxyFailure eventsBacklog(int backlog) {
     return new ProxyFailure("events-backlog", "Too many requests waiting to be recorded", 503,
         "More than " + backlog + " request events are waiting to be written; retry shortly");
+  }
+
+  /** The failure a cause met while forwarding stands for. */
+  static ProxyFailure classify(Throwable cause, RouteConfig route) {
+    if (cause instanceof ProxyFailure known) {
+      return known;
+    }
+    if (cause instanceof ConnectException || cause instanceof ConnectTimeoutException) {
+      return unreachable(route.upstream().toString(), cause);
+    }
+    return new ProxyFailure("upstream-failed", "Upstream failed", 502,
+        "The upstream " + route.upstream() + " closed or reset the exchange: " + cause);
+  }
+
+  /** True when the upstream was never asked: the request can run again without being a duplicate. */
+  static boolean neverReachedUpstream(Throwable cause) {
+    return cause instanceof ConnectException || cause instanceof ConnectTimeoutException
+        || (cause instanceof ProxyFailure known && known.status() == 503);
+  }
+
+  /**
+   * Answers with this problem. The response may already hold an upstream's status line and headers
+   * (Content-Length, Content-Encoding, Set-Cookie...); sent with the problem's body they would
+   * misframe or mislabel it, so the head starts again from the gateway's own.
+   */
+  void sendAfresh(HttpServerResponse response, String requestId) {
+    response.headers().clear();
+    response.putHeader(ForwardedHeaders.REQUEST_ID, requestId)
+        .setStatusCode(status)
+        .setStatusMessage(HttpResponseStatus.valueOf(status).reasonPhrase());
+    toProblem(requestId).send(response);
   }
 
   Problem toProblem(String requestId) {

@@ -6,6 +6,8 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.PoolOptions;
 import java.net.URI;
 import java.util.ArrayList;
@@ -46,6 +48,19 @@ final class Upstreams {
 
   Future<Void> close() {
     return Future.all(clients.stream().map(HttpClientAgent::close).toList()).mapEmpty();
+  }
+
+  /** Where on its upstream a request of this route goes: the upstream's base path, then the request's path and query. */
+  static RequestOptions requestOptions(RouteConfig route, HttpServerRequest request) {
+    URI upstream = route.upstream();
+    String basePath = upstream.getRawPath() == null || upstream.getRawPath().equals("/") ? "" : upstream.getRawPath();
+    String uri = request.uri();
+    if (!uri.startsWith("/")) {
+      // absolute-form request target: forward only its path and query
+      uri = request.query() == null ? request.path() : request.path() + "?" + request.query();
+    }
+    return new RequestOptions().setMethod(request.method()).setURI(basePath + uri)
+        .setHost(upstream.getHost()).setPort(port(upstream));
   }
 
   static int port(URI upstream) {
