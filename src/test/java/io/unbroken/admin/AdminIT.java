@@ -12,6 +12,7 @@ import io.unbroken.platform.PostgresConnector;
 import io.unbroken.platform.RequestIdConverter;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
+import io.unbroken.testing.PrivateRedis;
 import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestServices;
 import io.unbroken.testing.TestUpstream;
@@ -31,10 +32,7 @@ import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
-import java.io.File;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -85,7 +83,7 @@ class AdminIT {
   private static UnbrokenConfig config;
   private static UnbrokenNode node;
   private static GatewayLog gatewayLog;
-  private static final List<Process> privateRedisServers = new CopyOnWriteArrayList<>();
+  private static final List<PrivateRedis> privateRedisServers = new CopyOnWriteArrayList<>();
   private static final List<UnbrokenNode> privateRedisNodes = new CopyOnWriteArrayList<>();
 
   /** A node started by a test, and the port of its admin listener. */
@@ -121,8 +119,8 @@ class AdminIT {
   @AfterAll
   static void stopEverything() throws InterruptedException {
     // Servers first: a node closing against a frozen server would wait for it.
-    for (Process server : privateRedisServers) {
-      kill(server);
+    for (PrivateRedis server : privateRedisServers) {
+      server.close();
     }
     for (UnbrokenNode privateRedisNode : privateRedisNodes) {
       Await.result(privateRedisNode.close().otherwiseEmpty());
@@ -230,9 +228,8 @@ class AdminIT {
   @Test
   @Timeout(120)
   void readinessFollowsRedisGoingAwayAndComingBack() throws IOException, InterruptedException {
-    int redisPort = FreePorts.next();
-    Process server = startPrivateRedis(redisPort);
-    UnbrokenConfig.Redis redis = privateRedis(redisPort);
+    PrivateRedis server = startPrivateRedis();
+    UnbrokenConfig.Redis redis = server.settings("AdminIT-private");
     Started redisNode = startNodeOn(redis);
     int admin = redisNode.adminPort();
 
@@ -240,7 +237,7 @@ class AdminIT {
     assertThat(ready.status()).isEqualTo(200);
     assertThat(checksOf(ready)).containsOnlyKeys("worker-id", "redis");
 
-    kill(server);
+    server.kill();
     Answer down = awaitReadiness(admin, 503, "readiness reports Redis gone");
     assertThat(down.json().getString("status")).isEqualTo("DOWN");
     JsonObject redisCheck = checksOf(down).get("redis");
@@ -249,7 +246,7 @@ class AdminIT {
 
     // Back on the same port but empty: the client has to reconnect, and the worker-id lease the
     // node held is gone with the old server's data, so the node has to lease an id anew.
-    startPrivateRedis(redisPort);
+    server.restart();
     Redis probe = Redis.createClient(vertx, redis.url());
     try {
       Await.until("the node is ready again and holds a lease in the restarted Redis", NOTICE,
@@ -266,13 +263,12 @@ class AdminIT {
   @Test
   @Timeout(120)
   void redisThatStopsAnsweringMakesTheNodeNotReadyWithAReason() throws IOException, InterruptedException {
-    int redisPort = FreePorts.next();
-    Process server = startPrivateRedis(redisPort);
-    int admin = startNodeOn(privateRedis(redisPort)).adminPort();
+    PrivateRedis server = startPrivateRedis();
+    int admin = startNodeOn(server.settings("AdminIT-private")).adminPort();
     assertThat(get(admin, "/health/ready", null).status()).isEqualTo(200);
 
     // A frozen server keeps its connections open and answers nothing, as a hung host would.
-    signal(server, "STOP");
+    server.signal("STOP");
     AtomicReference<Answer> stalled = new AtomicReference<>();
     Await.until("readiness reports Redis not answering", NOTICE, () -> {
       stalled.set(get(admin, "/health/ready", null));
@@ -281,26 +277,20 @@ class AdminIT {
     assertThat(stalled.get().status()).isEqualTo(503);
     assertThat(checksOf(stalled.get()).get("redis").getJsonObject("data").getString("reason")).isNotBlank();
 
-    signal(server, "CONT");
+    server.signal("CONT");
     awaitReadiness(admin, 200, "the node is ready again once Redis answers");
   }
 
   @Test
   @Timeout(120)
   void nodeShutsDownWhileRedisIsFrozen() throws IOException, InterruptedException {
-    int redisPort = FreePorts.next();
-    Process server = startPrivateRedis(redisPort);
-    Started redisNode = startNodeOn(privateRedis(redisPort));
+    PrivateRedis server = startPrivateRedis();
+    Started redisNode = startNodeOn(server.settings("AdminIT-private"));
 
-    signal(server, "STOP");
+    server.signal("STOP");
 
     // Giving the worker id back cannot succeed; the lease runs out by itself instead.
     Await.result(redisNode.node().close(), NOTICE);
-  }
-
-  private static UnbrokenConfig.Redis privateRedis(int port) {
-    return new UnbrokenConfig.Redis("redis://127.0.0.1:" + port,
-        "unbroken-test:" + TestServices.RUN_ID + ":AdminIT-private");
   }
 
   /** A node on {@code redis} alone (no PostgreSQL, no routes); closed after all tests. */
@@ -334,40 +324,11 @@ class AdminIT {
     return owners;
   }
 
-  /** Starts this test's own redis-server on {@code port}, empty and not persisting; killed after all tests. */
-  private static Process startPrivateRedis(int port) throws IOException {
-    File log = workDir.resolve("redis-" + port + ".log").toFile();
-    Process server = new ProcessBuilder(System.getProperty("redis.server", "redis-server"),
-        "--port", Integer.toString(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-        "--dir", workDir.toString())
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log))
-        .start();
+  /** Starts this test's own redis-server; killed after all tests. */
+  private static PrivateRedis startPrivateRedis() throws IOException {
+    PrivateRedis server = PrivateRedis.start(workDir);
     privateRedisServers.add(server);
-    Await.until("the private redis-server listens on " + port, NOTICE, () -> !server.isAlive() || accepts(port));
-    assertThat(server.isAlive()).as("private redis-server on port %d (log: %s)", port, log).isTrue();
     return server;
-  }
-
-  /** Kills a private Redis as a crash would (SIGKILL): no goodbye to its clients. */
-  private static void kill(Process server) throws InterruptedException {
-    server.destroyForcibly();
-    assertThat(server.waitFor(10, TimeUnit.SECONDS)).as("private redis-server exited").isTrue();
-  }
-
-  private static void signal(Process server, String signal) throws IOException, InterruptedException {
-    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(server.pid())).inheritIO().start();
-    assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).as("kill -%s %d", signal, server.pid())
-        .isTrue();
-  }
-
-  private static boolean accepts(int port) {
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
   }
 
   private static Map<String, JsonObject> checksOf(Answer readiness) {
