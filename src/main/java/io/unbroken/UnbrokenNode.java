@@ -19,6 +19,15 @@ import io.unbroken.events.pg.PgEventStorage;
 import io.unbroken.gateway.GatewayMetrics;
 import io.unbroken.gateway.GatewayVerticle;
 import io.unbroken.gateway.RequestJournal;
+import io.unbroken.embedded.EmbeddedIdempotencyRecords;
+import io.unbroken.idempotency.ClaimStore;
+import io.unbroken.idempotency.DurableAnswers;
+import io.unbroken.idempotency.Idempotency;
+import io.unbroken.idempotency.IdempotencyMetrics;
+import io.unbroken.idempotency.IdempotencyVerticle;
+import io.unbroken.idempotency.KeyFilter;
+import io.unbroken.idempotency.pg.PgIdempotencyRecords;
+import io.unbroken.idempotency.redis.RedisClaimStore;
 import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
@@ -145,11 +154,16 @@ public final class UnbrokenNode {
         .or(() -> redis.map(r -> new RedisFencingTokens(r, config.redis().get().keyPrefix())))
         .orElse(embeddedLocks);
     ResourceLocks locks = new ResourceLocks(vertx, lockLeases, fencingTokens);
+    IdempotencyMetrics idempotencyMetrics = new IdempotencyMetrics(registry);
+    Idempotency idempotency = idempotency(vertx, config, redis, postgres, idempotencyMetrics, clock);
+    GatewayVerticle.Collaborators gateway =
+        new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency, idempotencyMetrics);
 
     List<ReadinessCheck> checks = new ArrayList<>();
     checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
         ? Future.succeededFuture() : Future.failedFuture(ids.unavailableReason())));
-    redis.ifPresent(r -> checks.add(new ReadinessCheck("redis", () -> RedisConnector.ping(r))));
+    // With PostgreSQL to claim keys in, a Redis outage degrades the node but leaves it serving.
+    redis.ifPresent(r -> checks.add(new ReadinessCheck("redis", () -> RedisConnector.ping(r), postgres.isEmpty())));
     postgres.ifPresent(p -> checks.add(new ReadinessCheck("postgres", () -> PostgresConnector.selectOne(p))));
 
     Future<Void> reachable = Future.all(
@@ -166,13 +180,34 @@ public final class UnbrokenNode {
             ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
                 config.demo().port())
             : Future.succeededFuture())
-        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), ids, metrics, journal, locks),
+        .compose(v -> node.deploy(() -> new IdempotencyVerticle(idempotency, identity.heartbeat(),
+            () -> redis.map(RedisConnector::ping).orElse(Future.succeededFuture())), 1, "idempotency", "", 0))
+        .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), gateway),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
         .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore), 1,
             "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
         .onSuccess(started -> announce(config, nodeId, vertx))
         .recover(failure -> node.close().transform(closed -> Future.failedFuture(failure)));
+  }
+
+  /**
+   * Claims in Redis with PostgreSQL as the durable record and the fallback; Redis alone; PostgreSQL
+   * alone; or in process.
+   */
+  private static Idempotency idempotency(Vertx vertx, UnbrokenConfig config, Optional<Redis> redis,
+      Optional<Pool> postgres, IdempotencyMetrics metrics, InstantSource clock) {
+    Optional<PgIdempotencyRecords> records = postgres.map(PgIdempotencyRecords::new);
+    EmbeddedIdempotencyRecords inProcess = new EmbeddedIdempotencyRecords();
+    ClaimStore primary = redis.<ClaimStore>map(r -> new RedisClaimStore(r, config.redis().get().keyPrefix()))
+        .or(() -> records.map(ClaimStore.class::cast))
+        .orElse(inProcess);
+    Optional<ClaimStore> fallback = redis.isPresent() ? records.map(ClaimStore.class::cast) : Optional.empty();
+    Optional<DurableAnswers> durable = records.<DurableAnswers>map(DurableAnswers.class::cast)
+        .or(() -> redis.isPresent() ? Optional.empty() : Optional.of(inProcess));
+    UnbrokenConfig.Idempotency filter = config.idempotency();
+    return new Idempotency(vertx, primary, fallback, durable,
+        new KeyFilter(filter.expectedKeys(), filter.falsePositiveRate()), metrics, clock, config.node().workerLease());
   }
 
   private Future<String> deploy(Supplier<Deployable> verticle, int instances, String key, String host, int port) {

@@ -77,7 +77,10 @@ public final class AdminVerticle extends VerticleBase {
       handler.register(check.name(), CHECK_TIMEOUT_MS, promise -> check.probe().get()
           .timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
           .onSuccess(ok -> promise.complete(Status.OK()))
-          .onFailure(failure -> promise.complete(Status.KO(new JsonObject().put("reason", String.valueOf(failure.getMessage()))))));
+          .onFailure(failure -> {
+            JsonObject reason = new JsonObject().put("reason", String.valueOf(failure.getMessage()));
+            promise.complete(check.required() ? Status.KO(reason) : Status.OK(reason.put("degraded", true)));
+          }));
     }
     return handler;
   }

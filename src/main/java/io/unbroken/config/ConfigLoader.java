@@ -2,6 +2,7 @@ package io.unbroken.config;
 
 import io.unbroken.config.IdempotencyPolicy.Inflight;
 import io.unbroken.config.IdempotencyPolicy.Mode;
+import io.unbroken.config.IdempotencyPolicy.Unknown;
 import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.locks.LockTemplate;
 import java.net.URI;
@@ -38,6 +39,7 @@ public final class ConfigLoader {
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
   private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
+  private static final Pattern HEADER_NAME = Pattern.compile("[A-Za-z0-9!#$%&'*+.^_`|~-]+");
 
   private final Function<String, String> environment;
 
@@ -88,7 +90,8 @@ public final class ConfigLoader {
     root.has("routes"); // marks routes: as known; it is read below, after the unknown-key check
     root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
-    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore);
+    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore,
+        idempotency(root));
   }
 
   private UnbrokenConfig.Listener listener(Section root) {
@@ -172,6 +175,19 @@ public final class ConfigLoader {
     return eventStore;
   }
 
+  private UnbrokenConfig.Idempotency idempotency(Section root) {
+    Section s = root.section("idempotency").orElseGet(() -> emptySection("idempotency"));
+    UnbrokenConfig.Idempotency defaults = UnbrokenConfig.Idempotency.DEFAULTS;
+    var idempotency = new UnbrokenConfig.Idempotency(
+        s.integer("expectedKeys", (int) defaults.expectedKeys(), 2, 1_000_000_000),
+        s.decimal("falsePositiveRate", defaults.falsePositiveRate()));
+    s.rejectUnknownKeys();
+    if (!(idempotency.falsePositiveRate() > 0 && idempotency.falsePositiveRate() < 1)) {
+      throw s.invalid("falsePositiveRate", "must be between 0 and 1 (exclusive), e.g. 0.01");
+    }
+    return idempotency;
+  }
+
   private UnbrokenConfig.Cluster cluster(Section root) {
     Section s = root.section("cluster").orElseGet(() -> emptySection("cluster"));
     List<String> members = s.has("members") ? s.strings("members") : List.of("127.0.0.1");
@@ -244,9 +260,12 @@ public final class ConfigLoader {
     }
     var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
-        s.section("idempotency").map(this::idempotency).orElse(IdempotencyPolicy.DISABLED),
+        s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
         s.optionalString("lock").map(text -> lockTemplate(s, text)));
     s.rejectUnknownKeys();
+    if (route.lock().isPresent() && route.idempotency().enabled()) {
+      throw s.invalid("lock", "cannot be combined with idempotency on one route yet; split the route or drop one");
+    }
     return route;
   }
 
@@ -258,16 +277,43 @@ public final class ConfigLoader {
     }
   }
 
-  private IdempotencyPolicy idempotency(Section s) {
+  private IdempotencyPolicy idempotencyPolicy(Section s) {
     IdempotencyPolicy defaults = IdempotencyPolicy.DISABLED;
     String principal = s.string("principal", defaults.principal());
     if (!PRINCIPAL.matcher(principal).matches()) {
       throw s.invalid("principal", "'" + principal + "' is not one of none | authorization | header:<Header-Name>");
     }
     var policy = new IdempotencyPolicy(s.choice("mode", Mode.class, defaults.mode()),
-        s.duration("ttl", defaults.ttl()), s.choice("inflight", Inflight.class, defaults.inflight()), principal);
+        s.duration("ttl", defaults.ttl()), s.choice("inflight", Inflight.class, defaults.inflight()), principal,
+        s.has("fingerprintHeaders") ? headerNames(s, "fingerprintHeaders") : defaults.fingerprintHeaders(),
+        s.has("replayHeaders") ? headerNames(s, "replayHeaders") : defaults.replayHeaders(),
+        s.has("releaseOn") ? statusSet(s, "releaseOn") : defaults.releaseOn(),
+        s.duration("upstreamGrace", defaults.upstreamGrace()),
+        s.choice("unknown", Unknown.class, defaults.unknown()),
+        s.size("maxAnswer", defaults.maxAnswer()));
     s.rejectUnknownKeys();
+    if (policy.enabled() && policy.ttl().isZero()) {
+      throw s.invalid("ttl", "must be more than 0: a completed answer must be kept for the client's retries");
+    }
     return policy;
+  }
+
+  private static List<String> headerNames(Section s, String key) {
+    List<String> names = s.strings(key);
+    for (String name : names) {
+      if (!HEADER_NAME.matcher(name).matches()) {
+        throw s.invalid(key, "'" + name + "' is not an HTTP header name");
+      }
+    }
+    return names;
+  }
+
+  private static StatusSet statusSet(Section s, String key) {
+    try {
+      return new StatusSet(s.strings(key));
+    } catch (IllegalArgumentException e) {
+      throw s.invalid(key, e.getMessage());
+    }
   }
 
   private static String trimTrailingSlash(String prefix) {

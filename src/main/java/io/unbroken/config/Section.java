@@ -100,6 +100,16 @@ final class Section {
     });
   }
 
+  double decimal(String name, double fallback) {
+    return parse(name, fallback, text -> {
+      try {
+        return Double.parseDouble(text);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("'" + text + "' is not a number");
+      }
+    });
+  }
+
   int port(String name, int fallback) {
     return integer(name, fallback, 0, 65535);
   }

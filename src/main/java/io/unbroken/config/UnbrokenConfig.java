@@ -17,12 +17,28 @@ public record UnbrokenConfig(
     Cluster cluster,
     Demo demo,
     List<RouteConfig> routes,
-    EventStore eventStore) {
+    EventStore eventStore,
+    Idempotency idempotency) {
 
   /** A configuration with the event store's default batching. */
   public UnbrokenConfig(Listener server, Admin admin, Optional<Redis> redis, Optional<Postgres> postgres, Node node,
       Cluster cluster, Demo demo, List<RouteConfig> routes) {
     this(server, admin, redis, postgres, node, cluster, demo, routes, EventStore.DEFAULTS);
+  }
+
+  /** A configuration with the default key filter. */
+  public UnbrokenConfig(Listener server, Admin admin, Optional<Redis> redis, Optional<Postgres> postgres, Node node,
+      Cluster cluster, Demo demo, List<RouteConfig> routes, EventStore eventStore) {
+    this(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, Idempotency.DEFAULTS);
+  }
+
+  /**
+   * The node's idempotency key filter (a Bloom filter): how many live keys it is sized for and its
+   * false-positive rate. Claim leases use {@code node.workerLease} and are renewed every
+   * {@code node.heartbeat}.
+   */
+  public record Idempotency(long expectedKeys, double falsePositiveRate) {
+    public static final Idempotency DEFAULTS = new Idempotency(1_000_000, 0.01);
   }
 
   /** An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. */

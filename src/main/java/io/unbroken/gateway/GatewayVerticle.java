@@ -1,8 +1,12 @@
 package io.unbroken.gateway;
 
+import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
+import io.unbroken.idempotency.Idempotency;
+import io.unbroken.idempotency.IdempotencyKeys;
+import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.locks.ResourceLocks;
 import io.unbroken.platform.RequestScope;
@@ -14,6 +18,7 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,12 +30,15 @@ public final class GatewayVerticle extends VerticleBase {
 
   private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(ForwardedHeaders.REQUEST_ID);
 
+  /** What all gateway verticles of a node share, from the composition root. */
+  public record Collaborators(SnowflakeIds ids, GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks,
+      Idempotency idempotency, IdempotencyMetrics idempotencyMetrics) {}
+
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
+  private final Collaborators shared;
   private final SnowflakeIds ids;
   private final GatewayMetrics metrics;
-  private final RequestJournal journal;
-  private final ResourceLocks locks;
   private ExchangeServices services;
   private RouteTable routeTable;
   private Upstreams upstreams;
@@ -38,14 +46,12 @@ public final class GatewayVerticle extends VerticleBase {
   private long sweepTimer;
   private HttpServer server;
 
-  public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, SnowflakeIds ids,
-      GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks) {
+  public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, Collaborators shared) {
     this.listener = listener;
     this.routes = routes;
-    this.ids = ids;
-    this.metrics = metrics;
-    this.journal = journal;
-    this.locks = locks;
+    this.shared = shared;
+    this.ids = shared.ids();
+    this.metrics = shared.metrics();
   }
 
   @Override
@@ -53,7 +59,8 @@ public final class GatewayVerticle extends VerticleBase {
     routeTable = new RouteTable(routes);
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(routes);
-    services = new ExchangeServices(vertx, metrics, deadlines, journal, locks);
+    services = new ExchangeServices(vertx, metrics, deadlines, shared.journal(), shared.locks(), shared.idempotency(),
+        shared.idempotencyMetrics());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -100,9 +107,30 @@ public final class GatewayVerticle extends VerticleBase {
           "The route " + route.prefix() + " does not accept " + request.method(), requestId), Outcome.REJECTED);
     } else if (declaredLength(request) > route.maxBody()) {
       reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
+    } else if (route.idempotency().enabled()) {
+      exchangeWithKey(request, route, requestId);
     } else {
       new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId).run();
     }
+  }
+
+  /** A route with idempotency: a valid key gets the idempotent exchange, a missing one where optional the plain one. */
+  private void exchangeWithKey(HttpServerRequest request, RouteConfig route, String requestId) {
+    String key = request.getHeader(IdempotentExchange.IDEMPOTENCY_KEY);
+    if (key == null && route.idempotency().mode() == IdempotencyPolicy.Mode.OPTIONAL) {
+      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId).run();
+      return;
+    }
+    Optional<String> problem = key == null
+        ? Optional.of("the route " + route.prefix() + " requires an Idempotency-Key header")
+        : IdempotencyKeys.problemWith(key);
+    if (problem.isPresent()) {
+      reject(request, route, Problem.of(key == null ? "idempotency-key-missing" : "idempotency-key-invalid",
+          key == null ? "Idempotency-Key missing" : "Idempotency-Key invalid", 400, problem.get(), requestId),
+          Outcome.REJECTED);
+      return;
+    }
+    new IdempotentExchange(services, request, route, upstreams.forRoute(route), requestId, key).run();
   }
 
   private void reject(HttpServerRequest request, RouteConfig route, Problem problem, Outcome outcome) {

@@ -12,6 +12,7 @@ final class ProxyFailure extends RuntimeException {
   private final String slug;
   private final String title;
   private final int status;
+  private long retryAfterSeconds;
 
   String slug() {
     return slug;
@@ -92,7 +93,16 @@ final class ProxyFailure extends RuntimeException {
     response.putHeader(ForwardedHeaders.REQUEST_ID, requestId)
         .setStatusCode(status)
         .setStatusMessage(HttpResponseStatus.valueOf(status).reasonPhrase());
+    if (retryAfterSeconds > 0) {
+      response.putHeader("Retry-After", Long.toString(retryAfterSeconds));
+    }
     toProblem(requestId).send(response);
+  }
+
+  /** Tells the client when trying again makes sense. */
+  ProxyFailure retryAfter(long seconds) {
+    retryAfterSeconds = seconds;
+    return this;
   }
 
   Problem toProblem(String requestId) {

@@ -7,6 +7,7 @@ import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.events.EventStore;
 import io.unbroken.events.ExpectedVersion;
 import io.unbroken.events.NewEvent;
+import io.unbroken.events.SideRow;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.StreamAppend;
 import io.vertx.core.Future;
@@ -87,11 +88,20 @@ public final class RequestJournal {
    * fails (an event that cannot be written is logged and counted, and the client still gets its answer).
    */
   Future<Void> close(Entry entry, String type, JsonObject data) {
+    return close(entry, type, data, List.of());
+  }
+
+  /**
+   * Records how the request ended, with rows that commit in the same transaction (a durable
+   * idempotency answer). On a route without events the rows are written alone; either way, for
+   * {@code sync} the future completes after the commit.
+   */
+  Future<Void> close(Entry entry, String type, JsonObject data, List<SideRow> rows) {
     if (entry.route.events() == EventsMode.OFF) {
-      return Future.succeededFuture();
+      return rows.isEmpty() ? Future.succeededFuture() : keep(entry.requestId, type, rows);
     }
-    StreamAppend append = StreamAppend.of(RequestLifecycle.streamOf(entry.requestId), ExpectedVersion.exactly(2),
-        event(type, data, entry.requestId));
+    StreamAppend append = new StreamAppend(RequestLifecycle.streamOf(entry.requestId), ExpectedVersion.exactly(2),
+        List.of(event(type, data, entry.requestId)), rows);
     // After the opening append, so versions follow the request's life even when batches overlap.
     Future<Void> written = entry.opened
         .compose(opened -> store.append(append))
@@ -102,6 +112,16 @@ public final class RequestJournal {
           return Future.succeededFuture();
         });
     return entry.route.events() == EventsMode.SYNC ? written : Future.succeededFuture();
+  }
+
+  /** Writes rows without an event, behind the request: its route records no events. */
+  private Future<Void> keep(String requestId, String type, List<SideRow> rows) {
+    store.append(StreamAppend.rowsOnly(RequestLifecycle.streamOf(requestId), rows))
+        .onFailure(failure -> {
+          unrecorded.increment();
+          log.error("Rows of {} of request {} not recorded: {}", type, requestId, failure.getMessage());
+        });
+    return Future.succeededFuture();
   }
 
   private NewEvent event(String type, JsonObject data, String requestId) {

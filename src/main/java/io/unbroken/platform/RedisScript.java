@@ -36,6 +36,15 @@ public final class RedisScript {
             : Future.failedFuture(failure));
   }
 
+  /** The call by digest, for a pipeline that starts with {@link #loadRequest()}. */
+  public Request request(List<String> keys, List<String> args) {
+    return request(Command.EVALSHA, sha1, keys, args);
+  }
+
+  public Request loadRequest() {
+    return Request.cmd(Command.SCRIPT).arg("LOAD").arg(source);
+  }
+
   private static Request request(Command command, String script, List<String> keys, List<String> args) {
     Request request = Request.cmd(command).arg(script).arg(keys.size());
     keys.forEach(request::arg);

@@ -62,9 +62,22 @@ public final class TestClient {
 
   /** Sends one request and reads its answer; call it on this client's context (see {@link #onContext}). */
   public Future<Answer> send(HttpMethod method, String uri) {
-    return client.request(new RequestOptions().setMethod(method).setURI(uri).setIdleTimeout(IDLE_TIMEOUT_MS))
-        .compose(HttpClientRequest::send)
-        .compose(response -> response.body().map(body -> new Answer(response.statusCode(), response.headers(), body)));
+    return send(method, uri, MultiMap.caseInsensitiveMultiMap(), null);
+  }
+
+  /** Sends one request with these headers and body (none when null); call it on this client's context. */
+  public Future<Answer> send(HttpMethod method, String uri, MultiMap headers, Buffer body) {
+    return client.request(new RequestOptions().setMethod(method).setURI(uri).setIdleTimeout(IDLE_TIMEOUT_MS)
+            .setHeaders(headers))
+        .compose(request -> body == null ? request.send() : request.send(body))
+        .compose(response -> response.body().map(answer -> new Answer(response.statusCode(), response.headers(), answer)));
+  }
+
+  /** From the test thread: one request with headers and body, waiting for its answer. */
+  public Answer call(HttpMethod method, String uri, MultiMap headers, Buffer body) {
+    Promise<Answer> answer = Promise.promise();
+    context.runOnContext(v -> send(method, uri, headers, body).onComplete(answer));
+    return Await.result(answer.future());
   }
 
   /** From the test thread: starts one request on this client's context, without waiting for its answer. */

@@ -47,6 +47,12 @@ public final class TestNodes {
         IdempotencyPolicy.DISABLED);
   }
 
+  /** A route for every method with this idempotency policy, its lifecycle recorded as {@code events} says. */
+  public static RouteConfig idempotentRoute(String prefix, String upstream, Duration timeout,
+      RouteConfig.EventsMode events, IdempotencyPolicy policy) {
+    return new RouteConfig(prefix, URI.create(upstream), Set.of(), timeout, 1024 * 1024, events, policy);
+  }
+
   /** A route with every feature off. */
   public static RouteConfig route(String prefix, String upstream, Duration timeout, long maxBody, String... methods) {
     return new RouteConfig(prefix, URI.create(upstream), Set.of(methods), timeout, maxBody,

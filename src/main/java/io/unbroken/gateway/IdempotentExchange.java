@@ -1,0 +1,337 @@
+package io.unbroken.gateway;
+
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.events.RequestLifecycle;
+import io.unbroken.events.SideRow;
+import io.unbroken.gateway.GatewayMetrics.Outcome;
+import io.unbroken.idempotency.Claim;
+import io.unbroken.idempotency.ClaimTicket;
+import io.unbroken.idempotency.Idempotency;
+import io.unbroken.idempotency.IdempotencyKeys;
+import io.unbroken.idempotency.IdempotencyMetrics;
+import io.unbroken.idempotency.StoredAnswer;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request on a route with idempotency: the body is read whole (bounded by the route), the key
+ * claimed for its scope and fingerprint, and then the request is forwarded once, replayed, held
+ * until the first attempt settles, or refused (DESIGN.md section 3, steps 4 and 8 to 10).
+ *
+ * <p>Unlike a plain exchange, neither the route timeout nor the client leaving cancels the
+ * upstream call: what it did cannot be undone, so it keeps running (up to the timeout plus
+ * {@code upstreamGrace}) and its answer is stored for the client's retry. An upstream that goes
+ * away without answering leaves the outcome unknown: the key is released for a retry, or held for
+ * review under {@code unknown: hold}.
+ */
+final class IdempotentExchange extends Deadlines.Armed {
+
+  private static final Logger log = LoggerFactory.getLogger(IdempotentExchange.class);
+  static final String IDEMPOTENCY_KEY = "Idempotency-Key";
+  private static final String REPLAYED = "Idempotent-Replayed";
+  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
+
+  /** The upstream's whole answer. */
+  private record Answer(int status, String statusMessage, MultiMap headers, Buffer body) {}
+
+  private final ExchangeServices services;
+  private final HttpServerRequest request;
+  private final HttpServerResponse response;
+  private final RouteConfig route;
+  private final IdempotencyPolicy policy;
+  private final HttpClient client;
+  private final String requestId;
+  private final String key;
+  private final Idempotency idempotency;
+  private final IdempotencyMetrics idempotencyMetrics;
+  private ClaimTicket ticket;
+  private Buffer body;
+  private boolean bodyRead;
+  private RequestJournal.Entry journalEntry;
+  private HttpClientRequest upstreamRequest;
+  private long graceTimer = -1;
+  private long forwardedAt;
+  private boolean timedOut;
+
+  IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
+      String requestId, String key) {
+    this.services = services;
+    this.request = request;
+    this.response = request.response();
+    this.route = route;
+    this.policy = route.idempotency();
+    this.client = client;
+    this.requestId = requestId;
+    this.key = key;
+    this.idempotency = services.idempotency();
+    this.idempotencyMetrics = services.idempotencyMetrics();
+  }
+
+  void run() {
+    services.deadlines().arm(route, this);
+    readBody()
+        .compose(read -> claimUntilSettled())
+        .compose(this::act)
+        .onComplete(this::finish);
+  }
+
+  private Future<Buffer> readBody() {
+    Promise<Buffer> read = Promise.promise();
+    Buffer collected = Buffer.buffer();
+    request.handler(chunk -> {
+      if (collected.length() + chunk.length() > route.maxBody()) {
+        read.tryFail(ProxyFailure.bodyTooLarge(route.maxBody()));
+      } else {
+        collected.appendBuffer(chunk);
+      }
+    });
+    request.exceptionHandler(read::tryFail);
+    request.endHandler(end -> {
+      bodyRead = true;
+      read.tryComplete(collected);
+    });
+    return read.future().onSuccess(whole -> {
+      body = whole;
+      List<Map.Entry<String, String>> headers = new ArrayList<>();
+      policy.fingerprintHeaders().forEach(name -> headers.add(Map.entry(name, String.valueOf(request.getHeader(name)))));
+      String fingerprint = IdempotencyKeys.fingerprint(request.method().name(), request.path(), request.query(),
+          headers, whole);
+      ticket = idempotency.ticket(IdempotencyKeys.scope(route.prefix(), principal(), key), fingerprint, requestId,
+          policy.ttl());
+    });
+  }
+
+  private String principal() {
+    String principal = policy.principal();
+    String value = switch (principal) {
+      case "none" -> "";
+      case "authorization" -> request.getHeader(HttpHeaders.AUTHORIZATION);
+      default -> request.getHeader(principal.substring("header:".length()));
+    };
+    return value == null ? "" : value;
+  }
+
+  /** Claims the key; under {@code inflight: wait}, claims again each time it settles, until the deadline. */
+  private Future<Claim> claimUntilSettled() {
+    return idempotency.claim(ticket)
+        .recover(failure -> Future.failedFuture(new ProxyFailure("idempotency-unavailable",
+            "Idempotency key cannot be recorded", 503, "The request was not forwarded: its Idempotency-Key could not"
+            + " be claimed in any store (" + failure.getMessage() + ")")))
+        .compose(claim -> {
+          long leftMs = (deadlineNanos() - System.nanoTime()) / 1_000_000;
+          if (!(claim instanceof Claim.InFlight inFlight) || policy.inflight() != IdempotencyPolicy.Inflight.WAIT
+              || leftMs <= 0 || response.closed()) {
+            return Future.succeededFuture(claim);
+          }
+          Duration wait = Duration.ofMillis(Math.min(leftMs, Math.max(1, inFlight.leaseLeft().toMillis())));
+          return idempotency.awaitSettled(ticket.scopeKey(), wait).compose(settled -> {
+            ticket = idempotency.ticket(ticket.scopeKey(), ticket.fingerprint(), requestId, policy.ttl());
+            return claimUntilSettled();
+          });
+        });
+  }
+
+  private Future<Void> act(Claim claim) {
+    if (claim instanceof Claim.Completed completed) {
+      return replay(completed.answer());
+    }
+    if (claim instanceof Claim.Mismatch) {
+      idempotencyMetrics.mismatch();
+      return Future.failedFuture(new ProxyFailure("idempotency-key-reused", "Idempotency-Key reused", 422,
+          "This Idempotency-Key was used with another request (method, path, query, headers or body differ);"
+          + " use a new key for a new request"));
+    }
+    if (claim instanceof Claim.InFlight inFlight) {
+      idempotencyMetrics.conflict();
+      // The first attempt usually ends well within its lease: suggest a short wait, at most the lease.
+      long seconds = Math.min(Math.max(1, (inFlight.leaseLeft().toMillis() + 999) / 1000), 5);
+      return Future.failedFuture(new ProxyFailure("request-in-progress", "Request in progress", 409,
+          "A request with this Idempotency-Key is still being processed; retry after it finishes")
+          .retryAfter(seconds));
+    }
+    return forward();
+  }
+
+  private Future<Void> replay(StoredAnswer answer) {
+    if (answer.isUnknown()) {
+      return Future.failedFuture(new ProxyFailure("outcome-unknown", "Outcome unknown", 503,
+          "An earlier attempt with this Idempotency-Key got no answer from the upstream; it is held for review"));
+    }
+    idempotencyMetrics.replayed();
+    if (response.closed()) {
+      return Future.succeededFuture();
+    }
+    response.setStatusCode(answer.status());
+    answer.headers().forEach(header -> response.headers().add(header.getKey(), header.getValue()));
+    response.putHeader(REPLAYED, "true").putHeader(ForwardedHeaders.REQUEST_ID, requestId);
+    return response.end(answer.body());
+  }
+
+  private Future<Void> forward() {
+    return services.journal().open(requestId, route, new JsonObject().put("method", request.method().name())
+            .put("path", request.path()).put("route", route.prefix()).put("idempotencyKey", ticket.scopeKey()))
+        .compose(entry -> {
+          journalEntry = entry;
+          return client.request(Upstreams.requestOptions(route, request));
+        })
+        .compose(this::send)
+        .compose(this::readAnswer)
+        .transform(this::settle);
+  }
+
+  private Future<HttpClientResponse> send(HttpClientRequest upstream) {
+    upstreamRequest = upstream;
+    forwardedAt = System.nanoTime();
+    ForwardedHeaders.copy(request.headers(), upstream.headers());
+    ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
+    long remainingMs = Math.max(0, (deadlineNanos() - System.nanoTime()) / 1_000_000);
+    upstream.headers().set(REQUEST_DEADLINE, Long.toString(remainingMs));
+    // The call may outlive the client's deadline by the grace; past that nobody will use its answer.
+    graceTimer = services.vertx().setTimer(remainingMs + policy.upstreamGrace().toMillis(),
+        t -> upstream.reset(0, ProxyFailure.timeout(route.timeout().plus(policy.upstreamGrace()).toMillis())));
+    upstream.headers().remove(HttpHeaders.TRANSFER_ENCODING);
+    upstream.end(body);
+    return upstream.response();
+  }
+
+  private Future<Answer> readAnswer(HttpClientResponse upstream) {
+    services.metrics().upstreamLatency(route.prefix(), System.nanoTime() - forwardedAt);
+    Promise<Answer> read = Promise.promise();
+    Buffer collected = Buffer.buffer();
+    upstream.handler(chunk -> {
+      if (collected.length() + chunk.length() > policy.maxAnswer()) {
+        upstream.request().reset(0);
+        read.tryFail(new ProxyFailure("answer-too-large", "Upstream answer too large", 502,
+            "The upstream's answer is larger than this route keeps for replays (" + policy.maxAnswer() + " bytes)"));
+      } else {
+        collected.appendBuffer(chunk);
+      }
+    });
+    upstream.exceptionHandler(read::tryFail);
+    upstream.endHandler(end -> read.tryComplete(
+        new Answer(upstream.statusCode(), upstream.statusMessage(), upstream.headers(), collected)));
+    return read.future();
+  }
+
+  /** Stores a final answer, frees the key otherwise; then answers the client if it still waits. */
+  private Future<Void> settle(AsyncResult<Answer> result) {
+    services.vertx().cancelTimer(graceTimer);
+    if (result.failed()) {
+      return settleFailure(result.cause());
+    }
+    Answer answer = result.result();
+    JsonObject outcome = new JsonObject().put("status", answer.status());
+    if (policy.releaseOn().contains(answer.status())) {
+      return idempotency.release(ticket)
+          .onFailure(failure -> log.warn("Key of request {} not released: {}", requestId, failure.getMessage()))
+          .transform(released -> services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome))
+          .compose(recorded -> respond(answer));
+    }
+    StoredAnswer stored = new StoredAnswer(answer.status(), replayedHeaders(answer.headers()), answer.body());
+    List<SideRow> rows = idempotency.durableRow(ticket, stored, requestId).stream().toList();
+    Future<Void> kept = route.events() == RouteConfig.EventsMode.SYNC
+        // Durable first: the answer goes out only once PostgreSQL has it.
+        ? services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome, rows)
+            .transform(recorded -> completeKey(stored))
+        : completeKey(stored).onComplete(completed ->
+            services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome, rows));
+    return kept.compose(done -> respond(answer));
+  }
+
+  private Future<Void> completeKey(StoredAnswer stored) {
+    return idempotency.complete(ticket, stored)
+        .recover(failure -> {
+          log.warn("Answer of request {} not stored with its key: {}", requestId, failure.getMessage());
+          return Future.succeededFuture();
+        });
+  }
+
+  private Future<Void> settleFailure(Throwable cause) {
+    ProxyFailure failure = ProxyFailure.classify(cause, route);
+    if (upstreamRequest == null || ProxyFailure.neverReachedUpstream(cause)) {
+      return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
+    }
+    idempotencyMetrics.unknownOutcome();
+    JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
+        .put("detail", failure.getMessage());
+    if (policy.unknown() == IdempotencyPolicy.Unknown.RETRY) {
+      services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome);
+      return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
+    }
+    log.warn("Request {} got no answer from {}: its Idempotency-Key is held for review", requestId, route.upstream());
+    services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome,
+        idempotency.durableRow(ticket, StoredAnswer.UNKNOWN, requestId).stream().toList());
+    return idempotency.complete(ticket, StoredAnswer.UNKNOWN).transform(held -> Future.failedFuture(failure));
+  }
+
+  private List<Map.Entry<String, String>> replayedHeaders(MultiMap headers) {
+    List<Map.Entry<String, String>> kept = new ArrayList<>();
+    for (List<String> names : List.of(IdempotencyPolicy.ALWAYS_REPLAYED, policy.replayHeaders())) {
+      for (String name : names) {
+        headers.getAll(name).forEach(value -> kept.add(Map.entry(name, value)));
+      }
+    }
+    return kept;
+  }
+
+  private Future<Void> respond(Answer answer) {
+    if (response.headWritten() || response.closed()) {
+      return Future.succeededFuture(); // the client left or got its 504; the answer waits for its retry
+    }
+    response.setStatusCode(answer.status()).setStatusMessage(answer.statusMessage());
+    ForwardedHeaders.copy(answer.headers(), response.headers());
+    response.headers().remove(HttpHeaders.TRANSFER_ENCODING);
+    response.headers().set(ForwardedHeaders.REQUEST_ID, requestId);
+    return response.end(answer.body());
+  }
+
+  /** The route timeout passed: the client gets 504, the upstream call goes on for its retry. */
+  @Override
+  void expire() {
+    if (!response.headWritten() && !response.closed()) {
+      ProxyFailure failure = new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
+          + route.timeout().toMillis() + " ms; the request may still complete: retry with the same Idempotency-Key"
+          + " to get its answer");
+      failure.sendAfresh(response, requestId);
+      services.metrics().request(route.prefix(), 504, Outcome.TIMED_OUT);
+      timedOut = true;
+    }
+  }
+
+  private void finish(AsyncResult<Void> result) {
+    services.deadlines().disarm(this);
+    if (timedOut) {
+      return; // answered and counted when the deadline passed
+    }
+    if (result.succeeded()) {
+      services.metrics().request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
+      return;
+    }
+    ProxyFailure failure = ProxyFailure.classify(result.cause(), route);
+    if (!response.headWritten() && !response.closed()) {
+      if (!bodyRead) {
+        UnreadBody.discardThenClose(services.vertx(), request);
+      }
+      failure.sendAfresh(response, requestId);
+      services.metrics().request(route.prefix(), failure.status(), ProxyExchange.outcome(failure));
+    }
+    log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
+  }
+}

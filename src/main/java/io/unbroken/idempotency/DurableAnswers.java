@@ -1,0 +1,30 @@
+package io.unbroken.idempotency;
+
+import io.unbroken.events.SideRow;
+import io.vertx.core.Future;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * The durable record of completed answers, which outlives Redis. Where it shares the event store's
+ * database, an answer commits in the transaction of its {@code RequestCompleted} event
+ * ({@link #sideRow}); otherwise it is {@link #save saved} on its own.
+ */
+public interface DurableAnswers {
+
+  /** The row that writes {@code answer} with the completion event, when the event store can carry it. */
+  Optional<SideRow> sideRow(DurableAnswer answer);
+
+  Future<Void> save(DurableAnswer answer);
+
+  /** The key's live record (completed, or claimed while Redis was away), as a claim for {@code fingerprint} sees it. */
+  Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now);
+
+  /** Deletes what expired before {@code now}; the number of records deleted. */
+  Future<Integer> purgeExpired(Instant now);
+
+  /** Hands every live key to {@code keys}, a slice at a time (to rebuild the Bloom filter at start). */
+  Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys);
+}

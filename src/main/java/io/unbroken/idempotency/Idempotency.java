@@ -1,0 +1,220 @@
+package io.unbroken.idempotency;
+
+import io.unbroken.events.SideRow;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's idempotency keys (DESIGN.md section 3, steps 4, 8 and 9).
+ *
+ * <p>A claim goes to the primary store (Redis). When the key filter may have seen the key and the
+ * primary had nothing, the durable answers are asked before anything is forwarded: Redis may have
+ * lost the key, PostgreSQL has not. When the primary cannot be reached, claims go to the fallback
+ * store (PostgreSQL) until a heartbeat finds the primary again; meanwhile the node reports itself
+ * degraded. A request whose claim could not be recorded anywhere fails, so it is never forwarded.
+ *
+ * <p>Every claim this node holds is remembered with the store that granted it, so completion and
+ * release go there, and the heartbeat renews all of them in one round trip per store. A settled
+ * key is published on the (clustered) event bus: duplicates waiting on any node try again and
+ * every node's filter learns the key.
+ */
+public final class Idempotency {
+
+  private static final Logger log = LoggerFactory.getLogger(Idempotency.class);
+
+  private final Vertx vertx;
+  private final ClaimStore primary;
+  private final Optional<ClaimStore> fallback;
+  private final Optional<DurableAnswers> durable;
+  private final boolean durableIsSeparate;
+  private final KeyFilter filter;
+  private final IdempotencyMetrics metrics;
+  private final InstantSource clock;
+  private final Duration lease;
+  private final Map<ClaimStore.HeldClaim, ClaimStore> held = new ConcurrentHashMap<>();
+  private final Waiters waiters = new Waiters();
+  private final AtomicLong degradedSince = new AtomicLong(-1);
+  private volatile String degradedReason;
+
+  /**
+   * @param durable where completed answers outlive the primary: PostgreSQL, the primary itself
+   *     (embedded: then nothing is looked up twice), or nothing (Redis alone)
+   */
+  public Idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback, Optional<DurableAnswers> durable,
+      KeyFilter filter, IdempotencyMetrics metrics, InstantSource clock, Duration lease) {
+    this.vertx = vertx;
+    this.primary = primary;
+    this.fallback = fallback;
+    this.durable = durable;
+    this.durableIsSeparate = durable.isPresent() && durable.get() != primary;
+    this.filter = filter;
+    this.metrics = metrics;
+    this.clock = clock;
+    this.lease = lease;
+  }
+
+  /** A ticket for this attempt, stamped with the node's clock, lease and the route's time to live. */
+  public ClaimTicket ticket(String scopeKey, String fingerprint, String owner, Duration ttl) {
+    Instant now = clock.instant();
+    return new ClaimTicket(scopeKey, fingerprint, owner, now, lease, now.plus(ttl));
+  }
+
+  /** Claims the ticket's key; fails when no store could record the claim. */
+  public Future<Claim> claim(ClaimTicket ticket) {
+    Future<Claim> claimed = degradedSince.get() >= 0 ? claimInFallback(ticket, degradedReason)
+        : primary.claim(ticket)
+            .compose(claim -> claim instanceof Claim.Claimed ? checkDurable(ticket) : Future.succeededFuture(claim))
+            .recover(failure -> failOver(ticket, failure));
+    return claimed.onSuccess(metrics::claimed);
+  }
+
+  private Future<Claim> failOver(ClaimTicket ticket, Throwable failure) {
+    if (fallback.isEmpty()) {
+      return Future.failedFuture(failure);
+    }
+    String reason = "claims store unreachable: " + failure.getMessage();
+    if (degradedSince.compareAndSet(-1, System.nanoTime())) {
+      degradedReason = reason;
+      log.warn("Idempotency keys are claimed in PostgreSQL until Redis answers again ({})", reason);
+    }
+    return claimInFallback(ticket, reason);
+  }
+
+  private Future<Claim> claimInFallback(ClaimTicket ticket, String reason) {
+    if (fallback.isEmpty()) {
+      return Future.failedFuture(reason);
+    }
+    metrics.fallback();
+    // The filter must send later claims of this key, once Redis is back, to the record it gets here.
+    filter.add(ticket.scopeKey());
+    return fallback.get().claim(ticket).onSuccess(claim -> hold(claim, ticket, fallback.get()));
+  }
+
+  /** The primary had nothing: trust it unless the filter may have seen the key completed. */
+  private Future<Claim> checkDurable(ClaimTicket ticket) {
+    hold(Claim.CLAIMED, ticket, primary);
+    if (!durableIsSeparate || !filter.mightContain(ticket.scopeKey())) {
+      metrics.filterNegative();
+      return Future.succeededFuture(Claim.CLAIMED);
+    }
+    return durable.get().find(ticket.scopeKey(), ticket.fingerprint(), ticket.now())
+        .compose(found -> {
+          if (found.isEmpty()) {
+            metrics.filterFalsePositive();
+            return Future.succeededFuture(Claim.CLAIMED);
+          }
+          metrics.durableHit();
+          return release(ticket).map(found.get());
+        });
+  }
+
+  private void hold(Claim claim, ClaimTicket ticket, ClaimStore store) {
+    if (claim instanceof Claim.Claimed) {
+      held.put(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()), store);
+    }
+  }
+
+  /**
+   * Stores the attempt's final answer where its claim was granted, then tells every node. The
+   * durable copy is written by the caller, with the request's completion event ({@link #durableRow}).
+   */
+  public Future<Void> complete(ClaimTicket ticket, StoredAnswer answer) {
+    ClaimStore store = held.remove(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
+    if (store == null) {
+      return Future.failedFuture("the claim on this key is no longer held");
+    }
+    filter.add(ticket.scopeKey());
+    return store.complete(ticket.scopeKey(), ticket.owner(), answer, ticket.expiresAt())
+        .<Void>mapEmpty()
+        .onComplete(done -> settled(ticket.scopeKey(), true));
+  }
+
+  /** Frees the key so the next attempt runs again. */
+  public Future<Void> release(ClaimTicket ticket) {
+    ClaimStore store = held.remove(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
+    if (store == null) {
+      return Future.succeededFuture();
+    }
+    return store.release(ticket.scopeKey(), ticket.owner()).onComplete(done -> settled(ticket.scopeKey(), false));
+  }
+
+  /**
+   * The durable record of an answer, as a row to commit with the completion event when the durable
+   * store shares the event store's database; empty when there is nothing more to write.
+   */
+  public Optional<SideRow> durableRow(ClaimTicket ticket, StoredAnswer answer, String requestId) {
+    if (!durableIsSeparate) {
+      return Optional.empty();
+    }
+    return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer, requestId,
+        clock.instant(), ticket.expiresAt()));
+  }
+
+  /** Completes when the key is settled anywhere in the cluster, or after {@code atMost}, whichever is first. */
+  public Future<Void> awaitSettled(String scopeKey, Duration atMost) {
+    return waiters.await(vertx, scopeKey, atMost);
+  }
+
+  /** Why claims are going to the fallback store, when they are. */
+  public Optional<String> degraded() {
+    return degradedSince.get() >= 0 ? Optional.of(degradedReason) : Optional.empty();
+  }
+
+  /** One heartbeat: renews every held claim, and returns to the primary once it answers. */
+  Future<Void> heartbeat(Future<?> primaryAlive) {
+    Instant leaseUntil = clock.instant().plus(lease);
+    Future<Void> primaryRenewed = primary.renew(heldIn(primary), leaseUntil);
+    Future<Void> fallbackRenewed = fallback.map(store -> store.renew(heldIn(store), leaseUntil))
+        .orElse(Future.succeededFuture());
+    Future<?> recovered = degradedSince.get() < 0 ? Future.succeededFuture()
+        : primaryAlive.onSuccess(alive -> {
+          degradedSince.set(-1);
+          log.info("Redis answers again: idempotency keys are claimed there again");
+        });
+    return Future.join(primaryRenewed, fallbackRenewed, recovered).mapEmpty();
+  }
+
+  /** Learns about a key settled by any node: its waiters try again, and the filter knows it if it completed. */
+  void onSettled(JsonObject notice) {
+    String scopeKey = notice.getString("scope");
+    if (notice.getBoolean("completed", false)) {
+      filter.add(scopeKey);
+    }
+    waiters.wake(scopeKey);
+  }
+
+  /** Loads the keys of every live durable answer into the filter (at start). */
+  Future<Long> rebuildFilter() {
+    if (!durableIsSeparate) {
+      return Future.succeededFuture(0L);
+    }
+    AtomicLong loaded = new AtomicLong();
+    return durable.get().forEachLiveKey(clock.instant(), keys -> {
+      keys.forEach(filter::add);
+      loaded.addAndGet(keys.size());
+    }).map(done -> loaded.get());
+  }
+
+  Future<Integer> purgeExpired() {
+    return durable.map(store -> store.purgeExpired(clock.instant())).orElse(Future.succeededFuture(0));
+  }
+
+  private List<ClaimStore.HeldClaim> heldIn(ClaimStore store) {
+    return held.entrySet().stream().filter(entry -> entry.getValue() == store).map(Map.Entry::getKey).toList();
+  }
+
+  private void settled(String scopeKey, boolean completed) {
+    vertx.eventBus().publish(IdempotencyAddresses.SETTLED, new JsonObject().put("scope", scopeKey).put("completed", completed));
+  }
+}

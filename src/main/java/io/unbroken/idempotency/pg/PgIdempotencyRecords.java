@@ -1,0 +1,170 @@
+package io.unbroken.idempotency.pg;
+
+import io.unbroken.events.SideRow;
+import io.unbroken.idempotency.Claim;
+import io.unbroken.idempotency.ClaimRecord;
+import io.unbroken.idempotency.ClaimStore;
+import io.unbroken.idempotency.ClaimTicket;
+import io.unbroken.idempotency.DurableAnswer;
+import io.unbroken.idempotency.DurableAnswers;
+import io.unbroken.idempotency.StoredAnswer;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * {@code idempotency_records} (migration V5): the durable answers, and the claims themselves while
+ * Redis cannot be reached. A claim is one conditional upsert, so two nodes never both hold a key:
+ * the row is taken only when absent, expired, or in flight past its lease.
+ */
+public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
+
+  private static final String TABLE = "idempotency_records";
+  // Keys handed to the Bloom filter's rebuild per query.
+  private static final int SCAN_SLICE = 50_000;
+
+  private final Pool pool;
+
+  public PgIdempotencyRecords(Pool pool) {
+    this.pool = pool;
+  }
+
+  @Override
+  public Future<Claim> claim(ClaimTicket ticket) {
+    return pool.preparedQuery("INSERT INTO " + TABLE + " (scope_key, state, fingerprint, owner, lease_until, expires_at)"
+            + " VALUES ($1, 'in_flight', $2, $3, $4, $5) ON CONFLICT (scope_key) DO UPDATE SET state = 'in_flight',"
+            + " fingerprint = EXCLUDED.fingerprint, owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,"
+            + " answer = NULL, request_id = NULL, completed_at = NULL, expires_at = EXCLUDED.expires_at"
+            + " WHERE " + TABLE + ".expires_at <= $6"
+            + " OR (" + TABLE + ".state = 'in_flight' AND " + TABLE + ".lease_until <= $6)")
+        .execute(Tuple.of(ticket.scopeKey(), ticket.fingerprint(), ticket.owner(), time(ticket.leaseUntil()),
+            time(ticket.expiresAt()), time(ticket.now())))
+        .compose(claimed -> claimed.rowCount() == 1
+            ? Future.succeededFuture(Claim.CLAIMED)
+            // Someone holds it; or it vanished since (purged): then claiming again settles it.
+            : find(ticket.scopeKey(), ticket.fingerprint(), ticket.now())
+                .compose(found -> found.isPresent() ? Future.succeededFuture(found.get()) : claim(ticket)));
+  }
+
+  @Override
+  public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
+    return find(scopeKey, fingerprint, now);
+  }
+
+  @Override
+  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
+    return pool.preparedQuery("UPDATE " + TABLE + " SET state = $3, answer = $4, completed_at = now(), expires_at = $5"
+            + " WHERE scope_key = $1 AND owner = $2 AND state = 'in_flight'")
+        .execute(Tuple.of(scopeKey, owner, state(answer), answer.toJson(), time(expiresAt)))
+        .map(updated -> updated.rowCount() == 1);
+  }
+
+  @Override
+  public Future<Void> release(String scopeKey, String owner) {
+    return pool.preparedQuery("DELETE FROM " + TABLE + " WHERE scope_key = $1 AND owner = $2 AND state = 'in_flight'")
+        .execute(Tuple.of(scopeKey, owner))
+        .mapEmpty();
+  }
+
+  @Override
+  public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+    if (claims.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    String[] keys = claims.stream().map(HeldClaim::scopeKey).toArray(String[]::new);
+    String[] owners = claims.stream().map(HeldClaim::owner).toArray(String[]::new);
+    return pool.preparedQuery("UPDATE " + TABLE + " r SET lease_until = $3 FROM unnest($1::text[], $2::text[]) AS c(k, o)"
+            + " WHERE r.scope_key = c.k AND r.owner = c.o AND r.state = 'in_flight'")
+        .execute(Tuple.tuple().addValue(keys).addValue(owners).addValue(time(leaseUntil)))
+        .mapEmpty();
+  }
+
+  @Override
+  public Optional<SideRow> sideRow(DurableAnswer answer) {
+    return Optional.of(new SideRow(TABLE, Map.of(
+        "scope_key", answer.scopeKey(),
+        "state", state(answer.answer()),
+        "fingerprint", answer.fingerprint(),
+        "answer", answer.answer().toJson(),
+        "request_id", answer.requestId(),
+        "completed_at", time(answer.completedAt()),
+        "expires_at", time(answer.expiresAt())), List.of("scope_key")));
+  }
+
+  @Override
+  public Future<Void> save(DurableAnswer answer) {
+    return pool.preparedQuery("INSERT INTO " + TABLE
+            + " (scope_key, state, fingerprint, answer, request_id, completed_at, expires_at)"
+            + " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope_key) DO UPDATE SET state = EXCLUDED.state,"
+            + " fingerprint = EXCLUDED.fingerprint, answer = EXCLUDED.answer, request_id = EXCLUDED.request_id,"
+            + " completed_at = EXCLUDED.completed_at, expires_at = EXCLUDED.expires_at")
+        .execute(Tuple.of(answer.scopeKey(), state(answer.answer()), answer.fingerprint(), answer.answer().toJson(),
+            answer.requestId(), time(answer.completedAt()), time(answer.expiresAt())))
+        .mapEmpty();
+  }
+
+  @Override
+  public Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now) {
+    return pool.preparedQuery("SELECT fingerprint, owner, lease_until, answer, expires_at FROM " + TABLE
+            + " WHERE scope_key = $1")
+        .execute(Tuple.of(scopeKey))
+        .map(rows -> record(rows).flatMap(record -> record.classify(fingerprint, now)));
+  }
+
+  @Override
+  public Future<Integer> purgeExpired(Instant now) {
+    return pool.preparedQuery("DELETE FROM " + TABLE + " WHERE expires_at <= $1")
+        .execute(Tuple.of(time(now)))
+        .map(RowSet::rowCount);
+  }
+
+  @Override
+  public Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
+    return scanFrom("", time(now), keys);
+  }
+
+  // Keyset pagination on the primary key: each slice is one short query, however many rows there are.
+  private Future<Void> scanFrom(String after, OffsetDateTime now, Consumer<List<String>> keys) {
+    return pool.preparedQuery("SELECT scope_key FROM " + TABLE + " WHERE scope_key > $1 AND expires_at > $2"
+            + " AND state <> 'in_flight' ORDER BY scope_key LIMIT " + SCAN_SLICE)
+        .execute(Tuple.of(after, now))
+        .compose(rows -> {
+          List<String> slice = new ArrayList<>(rows.size());
+          rows.forEach(row -> slice.add(row.getString(0)));
+          keys.accept(slice);
+          return slice.size() < SCAN_SLICE ? Future.succeededFuture() : scanFrom(slice.get(slice.size() - 1), now, keys);
+        });
+  }
+
+  private static Optional<ClaimRecord> record(RowSet<Row> rows) {
+    if (rows.size() == 0) {
+      return Optional.empty();
+    }
+    Row row = rows.iterator().next();
+    JsonObject answer = (JsonObject) row.getValue("answer");
+    OffsetDateTime lease = row.getOffsetDateTime("lease_until");
+    return Optional.of(new ClaimRecord(row.getString("fingerprint"), row.getString("owner"),
+        lease == null ? Instant.EPOCH : lease.toInstant(), answer == null ? null : StoredAnswer.fromJson(answer),
+        row.getOffsetDateTime("expires_at").toInstant()));
+  }
+
+  private static String state(StoredAnswer answer) {
+    return answer.isUnknown() ? "unknown" : "completed";
+  }
+
+  private static OffsetDateTime time(Instant instant) {
+    return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
+  }
+}

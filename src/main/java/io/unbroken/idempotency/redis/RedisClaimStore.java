@@ -1,0 +1,136 @@
+package io.unbroken.idempotency.redis;
+
+import io.unbroken.idempotency.Claim;
+import io.unbroken.idempotency.ClaimStore;
+import io.unbroken.idempotency.ClaimTicket;
+import io.unbroken.idempotency.StoredAnswer;
+import io.unbroken.platform.RedisScript;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Claims in Redis: one hash per scope key ({@code s} state, {@code o} owner, {@code f}
+ * fingerprint, {@code l} lease end and {@code e} expiry in epoch ms, {@code a} answer), changed
+ * only by Lua scripts, so no step is a check-then-set. Keys carry the scope key in braces, so one
+ * key's records share a cluster slot. The hash also gets a Redis expiry, so Redis forgets it on
+ * its own; the scripts still compare with the caller's time.
+ */
+public final class RedisClaimStore implements ClaimStore {
+
+  // Classifies the record at KEYS[1] for ARGV: fingerprint, now (ms). Shared by claim and lookup.
+  private static final String CLASSIFY = """
+      local r = redis.call('HMGET', KEYS[1], 's', 'o', 'f', 'l', 'e', 'a')
+      local now = tonumber(ARGV[2])
+      local live = r[1] and tonumber(r[5]) > now and (r[1] ~= 'in_flight' or tonumber(r[4]) > now)
+      if live then
+        if r[3] ~= ARGV[1] then return {'mismatch'} end
+        if r[1] == 'in_flight' then return {'in_flight', tostring(tonumber(r[4]) - now)} end
+        return {'completed', r[6]}
+      end
+      """;
+
+  // ARGV: fingerprint, now, owner, lease end, expiry (all ms)
+  private static final RedisScript CLAIM = new RedisScript(CLASSIFY + """
+      redis.call('DEL', KEYS[1])
+      redis.call('HSET', KEYS[1], 's', 'in_flight', 'f', ARGV[1], 'o', ARGV[3], 'l', ARGV[4], 'e', ARGV[5])
+      redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+      return {'claimed'}
+      """);
+
+  private static final RedisScript LOOKUP = new RedisScript(CLASSIFY + "return {'free'}\n");
+
+  // ARGV: owner, answer, expiry (ms)
+  private static final RedisScript COMPLETE = new RedisScript("""
+      local r = redis.call('HMGET', KEYS[1], 's', 'o')
+      if r[1] ~= 'in_flight' or r[2] ~= ARGV[1] then return 0 end
+      redis.call('HSET', KEYS[1], 's', 'completed', 'a', ARGV[2], 'e', ARGV[3])
+      redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+      return 1
+      """);
+
+  // ARGV: owner
+  private static final RedisScript RELEASE = new RedisScript("""
+      local r = redis.call('HMGET', KEYS[1], 's', 'o')
+      if r[1] == 'in_flight' and r[2] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0
+      """);
+
+  // ARGV: owner, lease end (ms)
+  private static final RedisScript RENEW = new RedisScript("""
+      local r = redis.call('HMGET', KEYS[1], 's', 'o')
+      if r[1] == 'in_flight' and r[2] == ARGV[1] then redis.call('HSET', KEYS[1], 'l', ARGV[2]) return 1 end
+      return 0
+      """);
+
+  private final Redis redis;
+  private final String keyPrefix;
+
+  public RedisClaimStore(Redis redis, String keyPrefix) {
+    this.redis = redis;
+    this.keyPrefix = keyPrefix;
+  }
+
+  @Override
+  public Future<Claim> claim(ClaimTicket ticket) {
+    long now = ticket.now().toEpochMilli();
+    return CLAIM.run(redis, List.of(key(ticket.scopeKey())), List.of(ticket.fingerprint(), Long.toString(now),
+            ticket.owner(), Long.toString(ticket.leaseUntil().toEpochMilli()),
+            Long.toString(ticket.expiresAt().toEpochMilli())))
+        .map(reply -> classify(reply).orElse(Claim.CLAIMED));
+  }
+
+  @Override
+  public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
+    return LOOKUP.run(redis, List.of(key(scopeKey)), List.of(fingerprint, Long.toString(now.toEpochMilli())))
+        .map(RedisClaimStore::classify);
+  }
+
+  @Override
+  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
+    return COMPLETE.run(redis, List.of(key(scopeKey)), List.of(owner, answer.toJson().encode(),
+            Long.toString(expiresAt.toEpochMilli())))
+        .map(reply -> reply.toInteger() == 1);
+  }
+
+  @Override
+  public Future<Void> release(String scopeKey, String owner) {
+    return RELEASE.run(redis, List.of(key(scopeKey)), List.of(owner)).mapEmpty();
+  }
+
+  @Override
+  public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+    if (claims.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    String until = Long.toString(leaseUntil.toEpochMilli());
+    // One pipeline, led by the script itself in case the server lost it (restart, SCRIPT FLUSH).
+    List<Request> renewals = new ArrayList<>();
+    renewals.add(RENEW.loadRequest());
+    claims.forEach(claim -> renewals.add(RENEW.request(List.of(key(claim.scopeKey())), List.of(claim.owner(), until))));
+    return redis.batch(renewals).mapEmpty();
+  }
+
+  /** The claim a script's reply describes; empty for a free key (or one the caller just claimed). */
+  private static Optional<Claim> classify(Response reply) {
+    String kind = reply.get(0).toString();
+    return switch (kind) {
+      case "mismatch" -> Optional.of(Claim.MISMATCH);
+      case "in_flight" -> Optional.of(new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong())));
+      case "completed" -> Optional.of(new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString()))));
+      default -> Optional.empty();
+    };
+  }
+
+  private String key(String scopeKey) {
+    return keyPrefix + ":{idem:" + scopeKey + "}";
+  }
+}
