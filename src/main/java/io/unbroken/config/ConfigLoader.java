@@ -87,11 +87,11 @@ public final class ConfigLoader {
     UnbrokenConfig.Cluster cluster = cluster(root);
     UnbrokenConfig.Demo demo = demo(root, embeddedDefault, server, admin);
     UnbrokenConfig.EventStore eventStore = eventStore(root);
+    UnbrokenConfig.Idempotency idempotency = idempotency(root);
     root.has("routes"); // marks routes: as known; it is read below, after the unknown-key check
     root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
-    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore,
-        idempotency(root));
+    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, idempotency);
   }
 
   private UnbrokenConfig.Listener listener(Section root) {

@@ -168,6 +168,35 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void everyIdempotencySetting() {
+      UnbrokenConfig config = load("""
+          idempotency: { expectedKeys: 5000000, falsePositiveRate: 0.001 }
+          routes:
+            - prefix: /pay
+              upstream: http://127.0.0.1:8081
+              idempotency:
+                mode: required
+                fingerprintHeaders: [Content-Type, X-Tenant]
+                replayHeaders: [X-Order-Version]
+                releaseOn: [409, 5xx]
+                upstreamGrace: 1m
+                unknown: hold
+                maxAnswer: 64KiB
+          """);
+
+      assertThat(config.idempotency()).isEqualTo(new UnbrokenConfig.Idempotency(5_000_000, 0.001));
+      IdempotencyPolicy policy = config.routes().get(0).idempotency();
+      assertThat(policy.fingerprintHeaders()).containsExactly("Content-Type", "X-Tenant");
+      assertThat(policy.replayHeaders()).containsExactly("X-Order-Version");
+      assertThat(policy.releaseOn().contains(409)).isTrue();
+      assertThat(policy.releaseOn().contains(503)).isTrue();
+      assertThat(policy.releaseOn().contains(429)).isFalse();
+      assertThat(policy.upstreamGrace()).isEqualTo(Duration.ofMinutes(1));
+      assertThat(policy.unknown()).isEqualTo(IdempotencyPolicy.Unknown.HOLD);
+      assertThat(policy.maxAnswer()).isEqualTo(64 * 1024);
+    }
+
+    @Test
     void withoutAFileTheEmbeddedDefaultWithTheDemoUpstream() {
       UnbrokenConfig config = loader().load(Optional.empty(), Map.of());
 
@@ -295,7 +324,7 @@ class ConfigLoaderTest {
             - prefix: /api
               upstream: http://127.0.0.1:8081
           """))
-          .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, eventStore, node, postgres, redis,"
+          .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis,"
               + " routes, server)");
     }
 
@@ -309,7 +338,7 @@ class ConfigLoaderTest {
             - prefix: /api
               upstream: http://127.0.0.1:8081
           """))
-          .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, eventStore, node, postgres, redis,"
+          .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis,"
               + " routes, server)");
     }
 
@@ -628,6 +657,60 @@ class ConfigLoaderTest {
           """))
           .hasMessage(file + ":6: routes[0].idempotency.principal: 'cookie:session' is not one of none | authorization"
               + " | header:<Header-Name>");
+    }
+
+    @Test
+    void aBadReleasedStatus() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              idempotency:
+                mode: required
+                releaseOn: [409, 5xy]
+          """))
+          .hasMessage(file + ":6: routes[0].idempotency.releaseOn: '5xy' is neither a status code (409) nor a class (5xx)");
+    }
+
+    @Test
+    void aBadReplayedHeaderName() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              idempotency:
+                replayHeaders: ["X-Ok", "Bad Header"]
+          """))
+          .hasMessage(file + ":5: routes[0].idempotency.replayHeaders: 'Bad Header' is not an HTTP header name");
+    }
+
+    @Test
+    void aLockOnAnIdempotentRoute() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              lock: /api/accounts/{id}
+              idempotency: { mode: required }
+          """))
+          .hasMessage(file + ":4: routes[0].lock: cannot be combined with idempotency on one route yet; split the route"
+              + " or drop one");
+    }
+
+    @Test
+    void aFalsePositiveRateOutOfRange() {
+      String file = fileName();
+
+      assertThat(failure("""
+          idempotency: { expectedKeys: 1000, falsePositiveRate: 1.5 }
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":1: idempotency.falsePositiveRate: must be between 0 and 1 (exclusive), e.g. 0.01");
     }
 
     @Test

@@ -73,6 +73,10 @@ class IdempotencyIT {
           request.response().setStatusCode(first ? 503 : 201).end(first ? "busy" : "made");
         })
         .on("/ttl", IdempotencyIT::createOrder)
+        .on("/held", request -> {
+          upstream.recordOf(request);
+          request.connection().close();
+        })
         .on("/reset", request -> {
           upstream.recordOf(request);
           request.connection().close();
@@ -88,7 +92,10 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/flaky", to, Duration.ofSeconds(5), EventsMode.ASYNC, required),
         TestNodes.idempotentRoute("/ttl", to, Duration.ofSeconds(5), EventsMode.OFF, new IdempotencyPolicy(
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
-        TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required));
+        TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required),
+        TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, new IdempotencyPolicy(
+            Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
+            StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), Unknown.HOLD, 1 << 20)));
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("idempotency");
     config = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
         Optional.empty(), routes);
@@ -308,6 +315,20 @@ class IdempotencyIT {
     assertThat(reached("/reset/order")).as("unknown: retry forwards again, with the same key").isEqualTo(2);
     assertThat(upstream.received().stream().filter(r -> r.uri.equals("/reset/order")).map(r -> r.headers.get("Idempotency-Key")))
         .containsOnly(key);
+  }
+
+  @Test
+  void underUnknownHoldTheRetryOfAnAttemptWithoutAnswerIs503AndTheKeyIsKeptForReview() {
+    String key = key();
+    Answer first = post("/held/order", key, "{}");
+    Answer retry = post("/held/order", key, "{}");
+    assertThat(first.status()).isEqualTo(502);
+    assertThat(retry.status()).isEqualTo(503);
+    assertThat(retry.problem().getString("type")).isEqualTo("urn:unbroken:problem:outcome-unknown");
+    assertThat(reached("/held/order")).isEqualTo(1);
+    var row = Await.result(database.preparedQuery("SELECT state FROM idempotency_records WHERE request_id = $1")
+        .execute(Tuple.of(first.requestId()))).iterator().next();
+    assertThat(row.getString("state")).isEqualTo("unknown");
   }
 
   @Test

@@ -96,6 +96,13 @@ public final class TestClient {
     return call(HttpMethod.GET, uri);
   }
 
+  /** From the test thread: starts {@code calls} on this client's context, without waiting for their outcome. */
+  public <T> Future<T> startOnContext(Supplier<Future<T>> calls) {
+    Promise<T> done = Promise.promise();
+    context.runOnContext(v -> calls.get().onComplete(done));
+    return done.future();
+  }
+
   /** From the test thread: runs {@code calls} on this client's context and waits for their outcome. */
   public <T> T onContext(Supplier<Future<T>> calls) {
     Promise<T> done = Promise.promise();
