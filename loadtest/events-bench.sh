@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Event store benchmarks against the local PostgreSQL: what group commit buys, and what recording a
-# request's life synchronously costs it.
+# Store benchmarks against the local PostgreSQL (and Redis): what group commit buys, what recording a
+# request's life synchronously costs it, and what Idempotency-Key handling adds to a request.
 #
-# What it runs (both from src/test/java/io/unbroken/events/bench, each on a fresh database of its own)
+# What it runs (from src/test/java/io/unbroken/bench, each on a fresh database of its own)
 #   EventAppendBenchmark        append throughput (events/s) and latency (p50/p99) at 1 and 64
 #                               concurrent writers, each append its own transaction (without group
 #                               commit, pool 16) or through EventStoreClient -> EventStoreVerticle
@@ -14,6 +14,14 @@
 #                               due); the latency sync adds at p50 and p99. Target: <= 2 ms at p99.
 #                               When /sync cannot carry that rate at all, the comparison is repeated
 #                               at half of /sync's own closed-loop maximum, a load it carries.
+#   IdempotencyLatencyBenchmark routes /pass (no idempotency), /fresh (a new key each request) and
+#                               /replay (replays of one key) on Redis + PostgreSQL: closed-loop
+#                               maxima, then all three open loop at half of /pass's maximum; what
+#                               /fresh adds at p50/p99 (targets <= 0.3 / 1 ms), replay throughput vs
+#                               /pass (target >= 1); a duplicate storm (1,000 requests, one key,
+#                               409 and wait routes); the Bloom filter rebuilt from 1M durable
+#                               answers (targets <= 2 s, <= 2 MB). Run with BENCHES=idempotency, or
+#                               loadtest/idempotency-bench.sh.
 #   Each program warms up first, then alternates the two sides over rounds (3 by default) and prints
 #   every run, then medians. The machine is shared with the database and the load generator, so
 #   compare the ratios and differences measured within one run, not absolute figures between machines.
@@ -26,7 +34,9 @@
 #   JAVA_OPTS="-Dbench.duration=3 -Dbench.rounds=1 -Dbench.warmup=5" loadtest/events-bench.sh   # smoke run
 #
 # Environment (defaults in brackets)
-#   BENCHES ["append sync"]  PGPORT [5432]  PGUSER [postgres]  (the server is always 127.0.0.1)
+#   BENCHES ["append sync"] (any of append, sync, idempotency)  PGPORT [5432]  PGUSER [postgres]
+#   (the server is always 127.0.0.1)  REDIS_URL [redis://127.0.0.1:6379] (idempotency only; keys get a
+#   prefix of their own, left to expire: none is deleted)
 #   JAVA_OPTS [] extra JVM options, e.g. -Dbench.rounds=5 (see each program's Javadoc for its settings)
 #   RUN_TIMEOUT [900] seconds either program may run before it is stopped
 #   MVN [mvn]  MVN_FLAGS [] passed to every mvn call (e.g. -o)  JAVA [java]
@@ -47,7 +57,8 @@ PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
 RUN_TIMEOUT=${RUN_TIMEOUT:-900}
 PGHOST=127.0.0.1
-BENCH_PACKAGE=io.unbroken.events.bench
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+BENCH_PACKAGE=io.unbroken.bench
 DATABASES=()
 DATABASE_URL=""
 JAVA_PID=""
@@ -131,11 +142,15 @@ main() {
 
   local bench cp
   for bench in $BENCHES; do
-    [[ $bench == append || $bench == sync ]] || die "BENCHES may hold 'append' and 'sync', not '$bench'"
+    [[ $bench == append || $bench == sync || $bench == idempotency ]] ||
+      die "BENCHES may hold 'append', 'sync' and 'idempotency', not '$bench'"
   done
   check_tools
+  if [[ " $BENCHES " == *" idempotency "* ]]; then
+    redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || die "Redis does not answer at $REDIS_URL (REDIS_URL)"
+  fi
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-events-bench.XXXXXX")
-  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/io/unbroken/events/bench/SyncEventsLatencyBenchmark.class" \
+  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/io/unbroken/bench/SyncEventsLatencyBenchmark.class" \
     "the benchmarks were not compiled"
   test_classpath "$WORK_DIR/classpath.txt"
   cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
@@ -146,6 +161,9 @@ main() {
     case $bench in
       append) fresh_database append; run_benchmark EventAppendBenchmark "$DATABASE_URL" "$cp" ;;
       sync) fresh_database sync; run_benchmark SyncEventsLatencyBenchmark "$DATABASE_URL" "$cp" ;;
+      idempotency)
+        fresh_database idempotency
+        JAVA_OPTS="$JAVA_OPTS -Dbench.redis.url=$REDIS_URL" run_benchmark IdempotencyLatencyBenchmark "$DATABASE_URL" "$cp" ;;
     esac
   done
   printf '\n'

@@ -39,6 +39,9 @@ public final class ConfigLoader {
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
   private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
+  // The demo route replays what a request with an Idempotency-Key got, and forwards the others.
+  private static final IdempotencyPolicy DEMO_IDEMPOTENCY =
+      new IdempotencyPolicy(Mode.OPTIONAL, Duration.ofHours(24), Inflight.REJECT, "header:X-Api-Key");
   private static final Pattern HEADER_NAME = Pattern.compile("[A-Za-z0-9!#$%&'*+.^_`|~-]+");
 
   private final Function<String, String> environment;
@@ -221,7 +224,7 @@ public final class ConfigLoader {
     }
     if (routes.isEmpty() && demo.enabled()) {
       routes.add(new RouteConfig("/", URI.create("http://127.0.0.1:" + demo.port()), Set.of(),
-          Duration.ofSeconds(30), ByteSizes.parse("10MiB"), EventsMode.SYNC, IdempotencyPolicy.DISABLED));
+          Duration.ofSeconds(30), ByteSizes.parse("10MiB"), EventsMode.SYNC, DEMO_IDEMPOTENCY));
     }
     if (routes.isEmpty()) {
       throw new ConfigException(root.origin(), "routes", "missing: at least one route (prefix and upstream) is needed");

@@ -7,6 +7,7 @@ import java.util.Locale;
  * The events of one request's life, in stream {@code request-<id>}, and its state folded from them.
  * A request is accepted and forwarded together, then ends once: completed (the upstream answered),
  * failed (it could not be forwarded or the upstream failed), or cancelled (client gone, deadline).
+ * A retry answered from a stored idempotent answer is accepted and replayed, never forwarded.
  */
 public final class RequestLifecycle {
 
@@ -15,9 +16,10 @@ public final class RequestLifecycle {
   public static final String COMPLETED = "RequestCompleted";
   public static final String FAILED = "RequestFailed";
   public static final String CANCELLED = "RequestCancelled";
+  public static final String REPLAYED = "RequestReplayed";
 
   /** Where a request stood. */
-  public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED;
+  public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED, REPLAYED;
 
     public String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -40,6 +42,7 @@ public final class RequestLifecycle {
         case COMPLETED -> Status.COMPLETED;
         case FAILED -> Status.FAILED;
         case CANCELLED -> Status.CANCELLED;
+        case REPLAYED -> Status.REPLAYED;
         default -> status;
       };
     }

@@ -175,6 +175,7 @@ final class IdempotentExchange extends Deadlines.Armed {
           "An earlier attempt with this Idempotency-Key got no answer from the upstream; it is held for review"));
     }
     idempotencyMetrics.replayed();
+    services.journal().replayed(requestId, route, summary(), new JsonObject().put("status", answer.status()));
     if (response.closed()) {
       return Future.succeededFuture();
     }
@@ -185,8 +186,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private Future<Void> forward() {
-    return services.journal().open(requestId, route, new JsonObject().put("method", request.method().name())
-            .put("path", request.path()).put("route", route.prefix()).put("idempotencyKey", ticket.scopeKey()))
+    return services.journal().open(requestId, route, summary())
         .compose(entry -> {
           journalEntry = entry;
           return client.request(Upstreams.requestOptions(route, request));
@@ -194,6 +194,11 @@ final class IdempotentExchange extends Deadlines.Armed {
         .compose(this::send)
         .compose(this::readAnswer)
         .transform(this::settle);
+  }
+
+  private JsonObject summary() {
+    return new JsonObject().put("method", request.method().name()).put("path", request.path())
+        .put("route", route.prefix()).put("idempotencyScope", ticket.scopeKey());
   }
 
   private Future<HttpClientResponse> send(HttpClientRequest upstream) {

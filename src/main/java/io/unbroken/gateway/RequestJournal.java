@@ -114,6 +114,23 @@ public final class RequestJournal {
     return entry.route.events() == EventsMode.SYNC ? written : Future.succeededFuture();
   }
 
+  /**
+   * Records a retry answered from a stored answer (accepted, then replayed), behind the answer: the
+   * upstream was not asked, so there is nothing to hold the client for.
+   */
+  void replayed(String requestId, RouteConfig route, JsonObject request, JsonObject replay) {
+    if (route.events() == EventsMode.OFF) {
+      return;
+    }
+    store.append(new StreamAppend(RequestLifecycle.streamOf(requestId), ExpectedVersion.NO_STREAM,
+            List.of(event(RequestLifecycle.ACCEPTED, request, requestId),
+                event(RequestLifecycle.REPLAYED, replay, requestId)), List.of()))
+        .onFailure(failure -> {
+          unrecorded.increment();
+          log.error("Replay of request {} not recorded: {}", requestId, failure.getMessage());
+        });
+  }
+
   /** Writes rows without an event, behind the request: its route records no events. */
   private Future<Void> keep(String requestId, String type, List<SideRow> rows) {
     store.append(StreamAppend.rowsOnly(RequestLifecycle.streamOf(requestId), rows))

@@ -36,7 +36,7 @@ public record ClaimRecord(String fingerprint, String owner, Instant leaseUntil, 
     if (!fingerprint.equals(claimFingerprint)) {
       return Optional.of(Claim.MISMATCH);
     }
-    return Optional.of(completed() ? new Claim.Completed(answer) : new Claim.InFlight(Duration.between(now, leaseUntil)));
+    return Optional.of(completed() ? new Claim.Completed(answer, expiresAt) : new Claim.InFlight(Duration.between(now, leaseUntil)));
   }
 
   public ClaimRecord complete(StoredAnswer finalAnswer, Instant expiry) {

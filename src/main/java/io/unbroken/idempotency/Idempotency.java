@@ -32,6 +32,8 @@ import org.slf4j.LoggerFactory;
 public final class Idempotency {
 
   private static final Logger log = LoggerFactory.getLogger(Idempotency.class);
+  // Bytes of answers kept in memory for retries of hot keys.
+  private static final long RECENT_ANSWERS_BYTES = 16L << 20;
 
   private final Vertx vertx;
   private final ClaimStore primary;
@@ -44,6 +46,7 @@ public final class Idempotency {
   private final Duration lease;
   private final Map<ClaimStore.HeldClaim, ClaimStore> held = new ConcurrentHashMap<>();
   private final Waiters waiters = new Waiters();
+  private final RecentAnswers recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES);
   private final AtomicLong degradedSince = new AtomicLong(-1);
   private volatile String degradedReason;
 
@@ -72,11 +75,21 @@ public final class Idempotency {
 
   /** Claims the ticket's key; fails when no store could record the claim. */
   public Future<Claim> claim(ClaimTicket ticket) {
+    Optional<Claim> recent = recentAnswers.lookup(ticket.scopeKey(), ticket.fingerprint(), ticket.now());
+    if (recent.isPresent()) {
+      metrics.claimed(recent.get());
+      return Future.succeededFuture(recent.get());
+    }
     Future<Claim> claimed = degradedSince.get() >= 0 ? claimInFallback(ticket, degradedReason)
         : primary.claim(ticket)
             .compose(claim -> claim instanceof Claim.Claimed ? checkDurable(ticket) : Future.succeededFuture(claim))
             .recover(failure -> failOver(ticket, failure));
-    return claimed.onSuccess(metrics::claimed);
+    return claimed.onSuccess(claim -> {
+      metrics.claimed(claim);
+      if (claim instanceof Claim.Completed completed) {
+        recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), completed);
+      }
+    });
   }
 
   private Future<Claim> failOver(ClaimTicket ticket, Throwable failure) {
@@ -136,6 +149,11 @@ public final class Idempotency {
     }
     filter.add(ticket.scopeKey());
     return store.complete(ticket.scopeKey(), ticket.owner(), answer, ticket.expiresAt())
+        .onSuccess(stored -> {
+          if (stored) {
+            recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), new Claim.Completed(answer, ticket.expiresAt()));
+          }
+        })
         .<Void>mapEmpty()
         .onComplete(done -> settled(ticket.scopeKey(), true));
   }

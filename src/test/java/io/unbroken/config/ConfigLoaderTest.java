@@ -213,7 +213,7 @@ class ConfigLoaderTest {
           Duration.ofSeconds(30),
           10 * 1024 * 1024,
           EventsMode.SYNC,
-          IdempotencyPolicy.DISABLED));
+          new IdempotencyPolicy(Mode.OPTIONAL, Duration.ofHours(24), Inflight.REJECT, "header:X-Api-Key")));
     }
 
     @Test

@@ -213,6 +213,15 @@ class IdempotencyIT {
     assertThat(retry.headers().get("X-Other")).as("a header the route does not keep").isNull();
     assertThat(retry.requestId()).isNotEqualTo(first.requestId());
     assertThat(reached("/pay/headers")).isEqualTo(1);
+    Await.until("the replay is recorded in its request's stream", Duration.ofSeconds(10),
+        () -> eventTypes(retry.requestId()).equals(List.of("RequestAccepted", "RequestReplayed")));
+  }
+
+  private static List<String> eventTypes(String requestId) {
+    List<String> types = new ArrayList<>();
+    Await.result(database.preparedQuery("SELECT type FROM events WHERE stream_id = $1 ORDER BY stream_version")
+        .execute(Tuple.of("request-" + requestId))).forEach(row -> types.add(row.getString(0)));
+    return types;
   }
 
   @Test

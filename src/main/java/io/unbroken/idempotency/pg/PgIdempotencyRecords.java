@@ -9,10 +9,12 @@ import io.unbroken.idempotency.DurableAnswer;
 import io.unbroken.idempotency.DurableAnswers;
 import io.unbroken.idempotency.StoredAnswer;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.RowStream;
 import io.vertx.sqlclient.Tuple;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -32,8 +34,8 @@ import java.util.function.Consumer;
 public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
 
   private static final String TABLE = "idempotency_records";
-  // Keys handed to the Bloom filter's rebuild per query.
-  private static final int SCAN_SLICE = 50_000;
+  // Keys fetched from the cursor, and handed to the Bloom filter's rebuild, at a time.
+  private static final int SCAN_SLICE = 10_000;
 
   private final Pool pool;
 
@@ -130,22 +132,32 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
         .map(RowSet::rowCount);
   }
 
+  /**
+   * One query, read through a cursor a slice at a time: a single sequential pass, however many
+   * rows there are, and never more than a slice in memory.
+   */
   @Override
   public Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
-    return scanFrom("", time(now), keys);
-  }
-
-  // Keyset pagination on the primary key: each slice is one short query, however many rows there are.
-  private Future<Void> scanFrom(String after, OffsetDateTime now, Consumer<List<String>> keys) {
-    return pool.preparedQuery("SELECT scope_key FROM " + TABLE + " WHERE scope_key > $1 AND expires_at > $2"
-            + " AND state <> 'in_flight' ORDER BY scope_key LIMIT " + SCAN_SLICE)
-        .execute(Tuple.of(after, now))
-        .compose(rows -> {
-          List<String> slice = new ArrayList<>(rows.size());
-          rows.forEach(row -> slice.add(row.getString(0)));
-          keys.accept(slice);
-          return slice.size() < SCAN_SLICE ? Future.succeededFuture() : scanFrom(slice.get(slice.size() - 1), now, keys);
-        });
+    return pool.withTransaction(connection -> connection
+        .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > $1 AND state <> 'in_flight'")
+        .compose(statement -> {
+          Promise<Void> done = Promise.promise();
+          List<List<String>> slice = new ArrayList<>(List.of(new ArrayList<>(SCAN_SLICE)));
+          RowStream<Row> rows = statement.createStream(SCAN_SLICE, Tuple.of(time(now)));
+          rows.exceptionHandler(done::tryFail);
+          rows.endHandler(end -> {
+            keys.accept(slice.get(0));
+            done.tryComplete();
+          });
+          rows.handler(row -> {
+            slice.get(0).add(row.getString(0));
+            if (slice.get(0).size() == SCAN_SLICE) {
+              keys.accept(slice.get(0));
+              slice.set(0, new ArrayList<>(SCAN_SLICE));
+            }
+          });
+          return done.future();
+        }));
   }
 
   private static Optional<ClaimRecord> record(RowSet<Row> rows) {

@@ -34,7 +34,7 @@ public final class RedisClaimStore implements ClaimStore {
       if live then
         if r[3] ~= ARGV[1] then return {'mismatch'} end
         if r[1] == 'in_flight' then return {'in_flight', tostring(tonumber(r[4]) - now)} end
-        return {'completed', r[6]}
+        return {'completed', r[6], r[5]}
       end
       """;
 
@@ -125,7 +125,8 @@ public final class RedisClaimStore implements ClaimStore {
     return switch (kind) {
       case "mismatch" -> Optional.of(Claim.MISMATCH);
       case "in_flight" -> Optional.of(new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong())));
-      case "completed" -> Optional.of(new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString()))));
+      case "completed" -> Optional.of(new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString())),
+          Instant.ofEpochMilli(reply.get(2).toLong())));
       default -> Optional.empty();
     };
   }

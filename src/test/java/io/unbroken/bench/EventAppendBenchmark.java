@@ -1,9 +1,9 @@
-package io.unbroken.events.bench;
+package io.unbroken.bench;
 
-import static io.unbroken.events.bench.BenchRuns.await;
-import static io.unbroken.events.bench.BenchRuns.format;
-import static io.unbroken.events.bench.BenchRuns.median;
-import static io.unbroken.events.bench.BenchRuns.percentileMillis;
+import static io.unbroken.bench.BenchRuns.await;
+import static io.unbroken.bench.BenchRuns.format;
+import static io.unbroken.bench.BenchRuns.median;
+import static io.unbroken.bench.BenchRuns.percentileMillis;
 
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

@@ -1,4 +1,4 @@
-package io.unbroken.events.bench;
+package io.unbroken.bench;
 
 import io.vertx.core.Future;
 import java.time.Duration;

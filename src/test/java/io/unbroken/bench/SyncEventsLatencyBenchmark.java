@@ -1,9 +1,9 @@
-package io.unbroken.events.bench;
+package io.unbroken.bench;
 
-import static io.unbroken.events.bench.BenchRuns.await;
-import static io.unbroken.events.bench.BenchRuns.format;
-import static io.unbroken.events.bench.BenchRuns.median;
-import static io.unbroken.events.bench.BenchRuns.percentileMillis;
+import static io.unbroken.bench.BenchRuns.await;
+import static io.unbroken.bench.BenchRuns.format;
+import static io.unbroken.bench.BenchRuns.median;
+import static io.unbroken.bench.BenchRuns.percentileMillis;
 
 import io.unbroken.UnbrokenNode;
 import io.unbroken.config.IdempotencyPolicy;
@@ -79,53 +79,8 @@ public final class SyncEventsLatencyBenchmark {
 
   private static final double TARGET_ADDED_P99_MS = 2.0;
   private static final Buffer UPSTREAM_BODY = Buffer.buffer("hello from upstream\n");
-  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(40);
   private static final String OFF = "/off";
   private static final String SYNC = "/sync";
-
-  /**
-   * What one run saw: the latencies of the requests it counted, and how many answers arrived within
-   * the counted window (open loop: requests due in the window may be answered after it).
-   */
-  static final class Tally {
-    final Histogram latency = BenchRuns.nanosHistogram();
-    long answered;
-    long answeredInWindow;
-    long errors;
-    long unfinished;
-    /** Seconds into the counted window when the backlog bound was reached, or NaN. */
-    double saturatedAt = Double.NaN;
-    long backlog;
-    long lastAnswer = Long.MIN_VALUE;
-    String firstError;
-
-    void count(long latencyNanos, AsyncResult<Integer> status) {
-      if (status.succeeded() && status.result() == 200) {
-        answered++;
-        latency.recordValue(latencyNanos);
-      } else {
-        errors++;
-        if (firstError == null) {
-          firstError = status.succeeded() ? "status " + status.result() : String.valueOf(status.cause());
-        }
-      }
-    }
-
-    Tally add(Tally other) {
-      latency.add(other.latency);
-      answered += other.answered;
-      answeredInWindow += other.answeredInWindow;
-      errors += other.errors;
-      unfinished += other.unfinished;
-      if (!Double.isNaN(other.saturatedAt) && !(other.saturatedAt >= saturatedAt)) {
-        saturatedAt = other.saturatedAt;
-      }
-      backlog += other.backlog;
-      lastAnswer = Math.max(lastAnswer, other.lastAnswer);
-      firstError = firstError != null ? firstError : other.firstError;
-      return this;
-    }
-  }
 
   /** One measured run of one route. */
   record Run(int round, String route, String kind, double offered, double seconds, Tally tally,
@@ -194,7 +149,7 @@ public final class SyncEventsLatencyBenchmark {
       await(clientVertx.deployVerticle(() -> {
         int index = drivers.size();
         Driver driver = new Driver(index, clientThreads, connections / clientThreads
-            + (index < connections % clientThreads ? 1 : 0), gatewayPort);
+            + (index < connections % clientThreads ? 1 : 0), gatewayPort, Driver.RequestShape.GET);
         drivers.add(driver);
         return driver;
       }, new DeploymentOptions().setInstances(clientThreads)), Duration.ofSeconds(10));
@@ -321,7 +276,7 @@ public final class SyncEventsLatencyBenchmark {
       Function<Driver, Future<Tally>> load) {
     EventMeters before = EventMeters.scrape(drivers.get(0), adminPort);
     List<Future<Tally>> tallies = drivers.stream().map(load).toList();
-    Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(DRAIN_TIMEOUT).plusSeconds(5);
+    Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(Driver.DRAIN_TIMEOUT).plusSeconds(5);
     Tally total = new Tally();
     for (Future<Tally> tally : tallies) {
       total.add(await(tally, bound));
@@ -351,7 +306,7 @@ public final class SyncEventsLatencyBenchmark {
     }
     if (run.tally().unfinished > 0) {
       System.out.println("         " + run.tally().unfinished + " request(s) still unanswered "
-          + DRAIN_TIMEOUT.toSeconds() + " s after the run");
+          + Driver.DRAIN_TIMEOUT.toSeconds() + " s after the run");
     }
     if (!Double.isNaN(run.offered()) && !run.saturated() && run.rate() < 0.98 * run.offered()) {
       System.out.println(format("         answered %.0f%% of the offered rate:"
@@ -392,191 +347,6 @@ public final class SyncEventsLatencyBenchmark {
       }
     }
     return differences;
-  }
-
-  /**
-   * One client event loop of the load generator with its own connections. Every method may be called
-   * from any thread; the work runs on this verticle's context, so its counters need no lock.
-   */
-  static final class Driver extends VerticleBase {
-    private final int index;
-    private final int of;
-    private final int connections;
-    private final int port;
-    private HttpClientAgent client;
-
-    Driver(int index, int of, int connections, int port) {
-      this.index = index;
-      this.of = of;
-      this.connections = connections;
-      this.port = port;
-    }
-
-    @Override
-    public Future<?> start() {
-      client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setPipelining(false),
-          new PoolOptions().setHttp1MaxSize(connections).setMaxWaitQueueSize(-1));
-      return Future.succeededFuture();
-    }
-
-    @Override
-    public Future<?> stop() {
-      return client.close();
-    }
-
-    /** One GET; its status once the body is read. */
-    Future<Integer> call(int toPort, String path) {
-      return onContext(() -> get(toPort, path));
-    }
-
-    /** The body of one GET (empty unless 200). */
-    Future<Buffer> body(int toPort, String path) {
-      return onContext(() -> client.request(new RequestOptions().setHost("127.0.0.1").setPort(toPort).setURI(path))
-          .compose(HttpClientRequest::send)
-          .compose(response -> response.body().map(body -> response.statusCode() == 200 ? body : Buffer.buffer())));
-    }
-
-    Future<Void> pause(Duration delay) {
-      return onContext(() -> {
-        Promise<Void> paused = Promise.promise();
-        vertx.setTimer(Math.max(1, delay.toMillis()), t -> paused.complete());
-        return paused.future();
-      });
-    }
-
-    /** Each connection sends its next request as soon as the last one is answered, until {@code until}. */
-    Future<Tally> closedLoop(String path, long from, long until) {
-      return onContext(() -> {
-        Tally tally = new Tally();
-        Promise<Tally> done = Promise.promise();
-        int[] active = {connections};
-        for (int i = 0; i < connections; i++) {
-          sendClosed(path, from, until, tally, done, active);
-        }
-        return done.future();
-      });
-    }
-
-    private void sendClosed(String path, long from, long until, Tally tally, Promise<Tally> done, int[] active) {
-      long sent = System.nanoTime();
-      if (sent >= until) {
-        if (--active[0] == 0) {
-          done.complete(tally);
-        }
-        return;
-      }
-      get(port, path).onComplete(status -> {
-        long answered = System.nanoTime();
-        if (answered >= from && answered < until) {
-          tally.count(answered - sent, status);
-          tally.answeredInWindow += status.succeeded() && status.result() == 200 ? 1 : 0;
-        }
-        sendClosed(path, from, until, tally, done, active);
-      });
-    }
-
-    /**
-     * Sends this driver's share of {@code rate} requests a second, due at fixed intervals from
-     * {@code start} (interleaved with the other drivers'), until {@code until}. Latency counts from
-     * the moment a request was due; requests due before {@code from} are not counted.
-     */
-    Future<Tally> openLoop(String path, double rate, long start, long from, long until, long maxOutstanding) {
-      return onContext(() -> new OpenLoop(path, rate, start, from, until, maxOutstanding).run());
-    }
-
-    private final class OpenLoop {
-      private final String path;
-      private final double interval;
-      private final long first;
-      private final long from;
-      private final long until;
-      private final long maxOutstanding;
-      private long total;
-      private final Tally tally = new Tally();
-      private final Promise<Tally> done = Promise.promise();
-      private long sent;
-      private long outstanding;
-      private long timer = -1;
-      private long drainTimer = -1;
-
-      OpenLoop(String path, double rate, long start, long from, long until, long maxOutstanding) {
-        this.path = path;
-        this.maxOutstanding = maxOutstanding;
-        this.interval = 1e9 * of / rate;
-        this.first = start + Math.round(1e9 * index / rate);
-        this.from = from;
-        this.until = until;
-        this.total = Math.max(0, (long) Math.ceil((until - first) / interval));
-      }
-
-      Future<Tally> run() {
-        timer = vertx.setPeriodic(1, t -> sendDue());
-        long drainBy = Math.max(1, (until - System.nanoTime()) / 1_000_000 + DRAIN_TIMEOUT.toMillis());
-        drainTimer = vertx.setTimer(drainBy, t -> {
-          vertx.cancelTimer(timer);
-          tally.unfinished = outstanding;
-          done.tryComplete(tally);
-        });
-        return done.future();
-      }
-
-      private void sendDue() {
-        long now = System.nanoTime();
-        while (sent < total) {
-          long due = first + Math.round(sent * interval);
-          if (due > now) {
-            break;
-          }
-          if (outstanding >= maxOutstanding) {
-            // The route does not keep up: stop here rather than queue without end (see the class comment).
-            tally.saturatedAt = (now - from) / 1e9;
-            tally.backlog = outstanding;
-            total = sent;
-            break;
-          }
-          sent++;
-          outstanding++;
-          get(port, path).onComplete(status -> answered(due, status));
-        }
-        if (sent == total) {
-          vertx.cancelTimer(timer);
-          finishIfDrained();
-        }
-      }
-
-      private void answered(long due, AsyncResult<Integer> status) {
-        long now = System.nanoTime();
-        outstanding--;
-        if (due >= from) {
-          tally.count(now - due, status);
-        }
-        if (now >= from && now < until && status.succeeded() && status.result() == 200) {
-          tally.answeredInWindow++;
-        }
-        tally.lastAnswer = Math.max(tally.lastAnswer, now);
-        finishIfDrained();
-      }
-
-      private void finishIfDrained() {
-        if (sent == total && outstanding == 0) {
-          vertx.cancelTimer(drainTimer);
-          done.tryComplete(tally);
-        }
-      }
-    }
-
-    private Future<Integer> get(int toPort, String path) {
-      return client.request(new RequestOptions().setMethod(HttpMethod.GET).setHost("127.0.0.1").setPort(toPort)
-              .setURI(path))
-          .compose(HttpClientRequest::send)
-          .compose(response -> response.body().map(body -> response.statusCode()));
-    }
-
-    private <T> Future<T> onContext(Supplier<Future<T>> work) {
-      Promise<T> result = Promise.promise();
-      context.runOnContext(v -> work.get().onComplete(result));
-      return result.future();
-    }
   }
 
   /** The event store's writer meters, scraped from the node's admin {@code /metrics}. */
