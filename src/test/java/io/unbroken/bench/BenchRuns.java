@@ -1,6 +1,8 @@
 package io.unbroken.bench;
 
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -49,6 +51,43 @@ final class BenchRuns {
     }
     throw new IllegalArgumentException(
         name + " must be a whole number in " + min + ".." + max + ", got '" + value + "'");
+  }
+
+  /**
+   * How a latency benchmark loads its node, from system properties: JIT warm-up, the part of each
+   * run not counted, run length, rounds, client connections, client event loops, and the share of
+   * a maximum at which the open-loop runs go.
+   */
+  record Load(Duration warmup, Duration settle, Duration duration, int rounds, int connections, int clientThreads,
+      int ratePercent) {
+
+    static Load fromProperties() {
+      Load load = new Load(seconds("bench.warmup", 25, 0, 600), seconds("bench.settle", 1, 0, 60),
+          seconds("bench.duration", 10, 1, 600), intProperty("bench.rounds", 3, 1, 100),
+          intProperty("bench.connections", 50, 1, 10_000), intProperty("bench.clientThreads", 2, 1, 64),
+          intProperty("bench.ratePercent", 50, 1, 100));
+      if (load.clientThreads > load.connections) {
+        throw new IllegalArgumentException("bench.clientThreads (" + load.clientThreads
+            + ") must not exceed bench.connections (" + load.connections + ")");
+      }
+      return load;
+    }
+
+    double rateShare() {
+      return ratePercent / 100.0;
+    }
+
+    String describe(String method, String baseline) {
+      return format("  load: %s, %d connections on %d client event loop(s); %d s per run after %d s settling;"
+          + " %d round(s); open loop at %d%% of the closed-loop maximum of %s", method, connections, clientThreads,
+          duration.toSeconds(), settle.toSeconds(), rounds, ratePercent, baseline);
+    }
+  }
+
+  /** A Vert.x of {@code eventLoops} event loops on the native transport, for a load generator or an upstream. */
+  static Vertx eventLoops(int eventLoops) {
+    return Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(eventLoops).setPreferNativeTransport(true))
+        .build();
   }
 
   static Duration seconds(String name, int defaultValue, int min, int max) {

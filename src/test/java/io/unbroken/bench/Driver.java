@@ -1,9 +1,11 @@
 package io.unbroken.bench;
 
 import io.vertx.core.AsyncResult;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
@@ -16,6 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.IntFunction;
 import java.util.stream.Collectors;
 import java.util.function.Supplier;
 
@@ -46,6 +50,20 @@ final class Driver extends VerticleBase {
   final int connections;
   private final int port;
   private HttpClientAgent client;
+
+  /** Deploys one driver per event loop of {@code vertx}, sharing {@code connections} to {@code port}. */
+  static List<Driver> deploy(Vertx vertx, int eventLoops, int connections, int port,
+      IntFunction<RequestShape> shapes) {
+    List<Driver> drivers = new CopyOnWriteArrayList<>();
+    BenchRuns.await(vertx.deployVerticle(() -> {
+      int index = drivers.size();
+      Driver driver = new Driver(index, eventLoops,
+          connections / eventLoops + (index < connections % eventLoops ? 1 : 0), port, shapes.apply(index));
+      drivers.add(driver);
+      return driver;
+    }, new DeploymentOptions().setInstances(eventLoops)), Duration.ofSeconds(10));
+    return drivers;
+  }
 
   Driver(int index, int of, int connections, int port, RequestShape shape) {
     this.shape = shape;

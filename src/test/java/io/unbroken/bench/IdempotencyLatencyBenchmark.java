@@ -16,10 +16,8 @@ import io.unbroken.idempotency.KeyFilter;
 import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.FreePorts;
-import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -34,7 +32,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -90,20 +87,12 @@ public final class IdempotencyLatencyBenchmark {
   public static void main(String[] args) {
     String url = BenchRuns.databaseUrl(args, "IdempotencyLatencyBenchmark");
     String redisUrl = System.getProperty("bench.redis.url", "redis://127.0.0.1:6379");
-    Duration warmup = BenchRuns.seconds("bench.warmup", 25, 0, 600);
-    Duration settle = BenchRuns.seconds("bench.settle", 1, 0, 60);
-    Duration duration = BenchRuns.seconds("bench.duration", 10, 1, 600);
-    int rounds = BenchRuns.intProperty("bench.rounds", 3, 1, 100);
-    int connections = BenchRuns.intProperty("bench.connections", 50, 2, 10_000);
-    int clientThreads = BenchRuns.intProperty("bench.clientThreads", 2, 1, 64);
-    int ratePercent = BenchRuns.intProperty("bench.ratePercent", 50, 1, 100);
+    BenchRuns.Load load = BenchRuns.Load.fromProperties();
     int storm = BenchRuns.intProperty("bench.storm", 1000, 2, 100_000);
     int filterKeys = BenchRuns.intProperty("bench.filterKeys", 1_000_000, 2, 100_000_000);
 
-    Vertx upstreamVertx = Vertx.builder()
-        .with(new VertxOptions().setEventLoopPoolSize(1).setPreferNativeTransport(true)).build();
-    Vertx clientVertx = Vertx.builder()
-        .with(new VertxOptions().setEventLoopPoolSize(clientThreads).setPreferNativeTransport(true)).build();
+    Vertx upstreamVertx = BenchRuns.eventLoops(1);
+    Vertx clientVertx = BenchRuns.eventLoops(load.clientThreads());
     Map<String, AtomicLong> reached = new ConcurrentHashMap<>();
     UnbrokenNode node = null;
     try {
@@ -118,25 +107,17 @@ public final class IdempotencyLatencyBenchmark {
       UnbrokenConfig config = nodeConfig(url, redisUrl, "http://127.0.0.1:" + upstreamPort);
       node = await(UnbrokenNode.start(config), Duration.ofSeconds(90));
 
-      List<Driver> drivers = new CopyOnWriteArrayList<>();
       int gatewayPort = config.server().port();
-      await(clientVertx.deployVerticle(() -> {
-        int index = drivers.size();
-        Driver driver = new Driver(index, clientThreads, connections / clientThreads
-            + (index < connections % clientThreads ? 1 : 0), gatewayPort, shapeFor(index));
-        drivers.add(driver);
-        return driver;
-      }, new DeploymentOptions().setInstances(clientThreads)), Duration.ofSeconds(10));
+      List<Driver> drivers = Driver.deploy(clientVertx, load.clientThreads(), load.connections(), gatewayPort,
+          IdempotencyLatencyBenchmark::shapeFor);
 
       System.out.println("Idempotency latency benchmark: " + BenchRuns.redact(url) + ", " + redisUrl);
       System.out.println(format("  node: 2 gateway instances; routes %s (no idempotency), %s (a new key each"
           + " request), %s (replays of one key per driver), all POST, events off, one in-process upstream", PASS,
           FRESH, REPLAY));
-      System.out.println(format("  load: %d connections on %d client event loop(s); %d s per run after %d s settling;"
-          + " %d round(s); open loop at %d%% of the closed-loop maximum of %s", connections, clientThreads,
-          duration.toSeconds(), settle.toSeconds(), rounds, ratePercent, PASS));
-      IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, settle, duration);
-      bench.run(warmup, rounds, ratePercent / 100.0);
+      System.out.println(load.describe("POST", PASS));
+      IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, load.settle(), load.duration());
+      bench.run(load.warmup(), load.rounds(), load.rateShare());
       bench.storm(gatewayPort, storm, reached);
       rebuildFilter(clientVertx, url, filterKeys);
     } finally {

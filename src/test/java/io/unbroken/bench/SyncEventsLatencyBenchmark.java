@@ -11,32 +11,18 @@ import io.unbroken.config.RouteConfig;
 import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.testing.FreePorts;
-import io.vertx.core.AsyncResult;
-import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientAgent;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpHeaders;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.PoolOptions;
-import io.vertx.core.http.RequestOptions;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Function;
-import java.util.function.Supplier;
-import org.HdrHistogram.Histogram;
 
 /**
  * What {@code events: sync} adds to a request's latency: a node (PostgreSQL event store, two gateway
@@ -118,23 +104,10 @@ public final class SyncEventsLatencyBenchmark {
 
   public static void main(String[] args) {
     String url = BenchRuns.databaseUrl(args, "SyncEventsLatencyBenchmark");
-    Duration warmup = BenchRuns.seconds("bench.warmup", 25, 0, 600);
-    Duration settle = BenchRuns.seconds("bench.settle", 1, 0, 60);
-    Duration duration = BenchRuns.seconds("bench.duration", 10, 1, 600);
-    int rounds = BenchRuns.intProperty("bench.rounds", 3, 1, 100);
-    int connections = BenchRuns.intProperty("bench.connections", 50, 1, 10_000);
-    int clientThreads = BenchRuns.intProperty("bench.clientThreads", 2, 1, 64);
-    int ratePercent = BenchRuns.intProperty("bench.ratePercent", 50, 1, 100);
+    BenchRuns.Load load = BenchRuns.Load.fromProperties();
     int maxBacklogSeconds = BenchRuns.intProperty("bench.maxBacklogSeconds", 1, 1, 60);
-    if (clientThreads > connections) {
-      throw new IllegalArgumentException("bench.clientThreads (" + clientThreads
-          + ") must not exceed bench.connections (" + connections + ")");
-    }
-
-    Vertx upstreamVertx = Vertx.builder()
-        .with(new VertxOptions().setEventLoopPoolSize(1).setPreferNativeTransport(true)).build();
-    Vertx clientVertx = Vertx.builder()
-        .with(new VertxOptions().setEventLoopPoolSize(clientThreads).setPreferNativeTransport(true)).build();
+    Vertx upstreamVertx = BenchRuns.eventLoops(1);
+    Vertx clientVertx = BenchRuns.eventLoops(load.clientThreads());
     UnbrokenNode node = null;
     try {
       int upstreamPort = FreePorts.next();
@@ -144,26 +117,18 @@ public final class SyncEventsLatencyBenchmark {
       UnbrokenConfig config = nodeConfig(url, "http://127.0.0.1:" + upstreamPort);
       node = await(UnbrokenNode.start(config), Duration.ofSeconds(90));
 
-      List<Driver> drivers = new CopyOnWriteArrayList<>();
       int gatewayPort = config.server().port();
-      await(clientVertx.deployVerticle(() -> {
-        int index = drivers.size();
-        Driver driver = new Driver(index, clientThreads, connections / clientThreads
-            + (index < connections % clientThreads ? 1 : 0), gatewayPort, Driver.RequestShape.GET);
-        drivers.add(driver);
-        return driver;
-      }, new DeploymentOptions().setInstances(clientThreads)), Duration.ofSeconds(10));
+      List<Driver> drivers = Driver.deploy(clientVertx, load.clientThreads(), load.connections(), gatewayPort,
+          index -> Driver.RequestShape.GET);
 
       System.out.println("Sync events latency benchmark: " + BenchRuns.redact(url));
       System.out.println(format("  node: 2 gateway instances, event store defaults (maxBatchEvents 256, maxDelay 0,"
           + " maxInFlight 2), pool %d; routes %s (events off) and %s (events sync) to one in-process upstream",
           config.postgres().orElseThrow().poolSize(), OFF, SYNC));
-      System.out.println(format("  load: GET, %d connections on %d client event loop(s); %d s per run after %d s"
-          + " settling; %d round(s); open loop at %d%% of the closed-loop maximum of %s", connections, clientThreads,
-          duration.toSeconds(), settle.toSeconds(), rounds, ratePercent, OFF));
-      new SyncEventsLatencyBenchmark(drivers, gatewayPort, config.admin().port(), settle, duration,
+      System.out.println(load.describe("GET", OFF));
+      new SyncEventsLatencyBenchmark(drivers, gatewayPort, config.admin().port(), load.settle(), load.duration(),
           maxBacklogSeconds)
-          .run(warmup, rounds, ratePercent / 100.0, Boolean.parseBoolean(
+          .run(load.warmup(), load.rounds(), load.rateShare(), Boolean.parseBoolean(
               System.getProperty("bench.belowSyncMaximum", "true")));
     } finally {
       if (node != null) {

@@ -1,6 +1,7 @@
 package io.unbroken.testing;
 
 import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.platform.Migrations;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -30,6 +31,13 @@ public final class TestServices {
   /** A key prefix unique to this run and {@code name}. */
   public static UnbrokenConfig.Redis redis(String name) {
     return new UnbrokenConfig.Redis(redisUrl(), "unbroken-test:" + RUN_ID + ":" + name);
+  }
+
+  /** A fresh database for this run and {@code name} with the schema migrated, as a node would find it. */
+  public static UnbrokenConfig.Postgres migratedDatabase(String name) {
+    UnbrokenConfig.Postgres database = freshDatabase(name);
+    Migrations.apply(database);
+    return database;
   }
 
   /** Creates a fresh, empty database for this run and {@code name} and returns its settings. */

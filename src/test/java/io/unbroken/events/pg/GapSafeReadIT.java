@@ -8,7 +8,6 @@ import io.unbroken.events.RecordedEvent;
 import io.unbroken.events.Stamps;
 import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
-import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.TestServices;
@@ -69,8 +68,7 @@ class GapSafeReadIT {
 
   @BeforeAll
   static void createDatabase() {
-    database = TestServices.freshDatabase(GapSafeReadIT.class.getSimpleName());
-    Migrations.apply(database);
+    database = TestServices.migratedDatabase(GapSafeReadIT.class.getSimpleName());
   }
 
   @BeforeEach

@@ -6,7 +6,6 @@ import io.unbroken.events.EventStorageContract;
 import io.unbroken.events.Stamps;
 import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
-import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.TestServices;
@@ -38,8 +37,7 @@ class PgEventStorageIT extends EventStorageContract {
 
   @BeforeAll
   static void createDatabase() {
-    database = TestServices.freshDatabase(PgEventStorageIT.class.getSimpleName());
-    Migrations.apply(database);
+    database = TestServices.migratedDatabase(PgEventStorageIT.class.getSimpleName());
     Vertx vertx = Vertx.vertx();
     try {
       Pool setup = PostgresConnector.create(vertx, database);

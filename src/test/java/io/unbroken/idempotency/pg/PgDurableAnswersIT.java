@@ -3,7 +3,6 @@ package io.unbroken.idempotency.pg;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.idempotency.DurableAnswers;
 import io.unbroken.idempotency.DurableAnswersContract;
-import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.TestServices;
 import io.vertx.core.Vertx;
@@ -16,8 +15,7 @@ class PgDurableAnswersIT extends DurableAnswersContract {
 
   @BeforeAll
   static void createDatabase() {
-    database = TestServices.freshDatabase(PgDurableAnswersIT.class.getSimpleName());
-    Migrations.apply(database);
+    database = TestServices.migratedDatabase(PgDurableAnswersIT.class.getSimpleName());
   }
 
   @Override

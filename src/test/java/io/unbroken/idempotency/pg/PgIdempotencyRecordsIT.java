@@ -3,7 +3,6 @@ package io.unbroken.idempotency.pg;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.idempotency.ClaimStore;
 import io.unbroken.idempotency.ClaimStoreContract;
-import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.TestServices;
 import io.vertx.core.Vertx;
@@ -16,8 +15,7 @@ class PgIdempotencyRecordsIT extends ClaimStoreContract {
 
   @BeforeAll
   static void createDatabase() {
-    database = TestServices.freshDatabase(PgIdempotencyRecordsIT.class.getSimpleName());
-    Migrations.apply(database);
+    database = TestServices.migratedDatabase(PgIdempotencyRecordsIT.class.getSimpleName());
   }
 
   @Override
