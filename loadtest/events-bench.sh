@@ -36,7 +36,7 @@
 # Environment (defaults in brackets)
 #   BENCHES ["append sync"] (any of append, sync, idempotency)  PGPORT [5432]  PGUSER [postgres]
 #   (the server is always 127.0.0.1)  REDIS_URL [redis://127.0.0.1:6379] (idempotency only; keys get a
-#   prefix of their own, left to expire: none is deleted)
+#   prefix of their own and expire 10 minutes after the run: none is deleted)
 #   JAVA_OPTS [] extra JVM options, e.g. -Dbench.rounds=5 (see each program's Javadoc for its settings)
 #   RUN_TIMEOUT [900] seconds either program may run before it is stopped
 #   MVN [mvn]  MVN_FLAGS [] passed to every mvn call (e.g. -o)  JAVA [java]

@@ -266,7 +266,14 @@ public final class ConfigLoader {
         s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
         s.optionalString("lock").map(text -> lockTemplate(s, text)));
     s.rejectUnknownKeys();
-    if (route.lock().isPresent() && route.idempotency().enabled()) {
+    IdempotencyPolicy idempotency = route.idempotency();
+    Duration longestAttempt = route.timeout().plus(idempotency.upstreamGrace());
+    if (idempotency.enabled() && idempotency.ttl().compareTo(longestAttempt) < 0) {
+      // A claim lives for the ttl too: a shorter one could free a key whose first attempt still runs.
+      throw s.invalid("idempotency", "ttl (" + idempotency.ttl().toMillis() + "ms" + ") must be at least timeout + "
+          + "upstreamGrace (" + longestAttempt.toMillis() + "ms" + "), the longest an attempt may run");
+    }
+    if (route.lock().isPresent() && idempotency.enabled()) {
       throw s.invalid("lock", "cannot be combined with idempotency on one route yet; split the route or drop one");
     }
     return route;

@@ -92,7 +92,7 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
   public synchronized Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
     List<String> live = new ArrayList<>();
     records.forEach((key, record) -> {
-      if (record.completed() && record.expiresAt().isAfter(now)) {
+      if (record.liveAt(now)) {
         live.add(key);
       }
     });

@@ -7,4 +7,4 @@ import io.vertx.core.Vertx;
 
 /** What every exchange of one gateway verticle shares. */
 record ExchangeServices(Vertx vertx, GatewayMetrics metrics, Deadlines deadlines, RequestJournal journal,
-    ResourceLocks locks, Idempotency idempotency, IdempotencyMetrics idempotencyMetrics) {}
+    ResourceLocks locks, Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, UpstreamCalls calls) {}

@@ -60,7 +60,7 @@ public final class GatewayVerticle extends VerticleBase {
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(routes);
     services = new ExchangeServices(vertx, metrics, deadlines, shared.journal(), shared.locks(), shared.idempotency(),
-        shared.idempotencyMetrics());
+        shared.idempotencyMetrics(), new UpstreamCalls());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -78,7 +78,11 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> stop() {
     // Graceful: stop accepting, let in-flight exchanges finish (bounded by the longest route timeout).
     long grace = routes.stream().mapToLong(r -> r.timeout().toMillis()).max().orElse(0);
+    // Calls of idempotent routes may run on after their client got an answer, up to upstreamGrace.
+    long callGrace = routes.stream().filter(r -> r.idempotency().enabled())
+        .mapToLong(r -> r.timeout().plus(r.idempotency().upstreamGrace()).toMillis()).max().orElse(0);
     return server.shutdown(grace, TimeUnit.MILLISECONDS)
+        .eventually(() -> services.calls().drained(callGrace))
         .eventually(() -> {
           vertx.cancelTimer(sweepTimer);
           return upstreams.close();

@@ -46,10 +46,14 @@ final class IdempotentExchange extends Deadlines.Armed {
   private static final Logger log = LoggerFactory.getLogger(IdempotentExchange.class);
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
   private static final String REPLAYED = "Idempotent-Replayed";
+  private static final long WAIT_POLL_MS = 250;
   private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
 
-  /** The upstream's whole answer. */
-  private record Answer(int status, String statusMessage, MultiMap headers, Buffer body) {}
+  /**
+   * The upstream's whole answer, or, when {@code standIn}, the problem kept in place of an answer
+   * too large to keep: the upstream did act, so either way the outcome is final.
+   */
+  private record Answer(int status, String statusMessage, MultiMap headers, Buffer body, boolean standIn) {}
 
   private final ExchangeServices services;
   private final HttpServerRequest request;
@@ -69,6 +73,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   private long graceTimer = -1;
   private long forwardedAt;
   private boolean timedOut;
+  private boolean replayed;
 
   IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
       String requestId, String key) {
@@ -107,6 +112,9 @@ final class IdempotentExchange extends Deadlines.Armed {
       bodyRead = true;
       read.tryComplete(collected);
     });
+    if (request.headers().contains(HttpHeaders.EXPECT)) {
+      response.writeContinue(); // the route and size checks passed: the client may send its body
+    }
     return read.future().onSuccess(whole -> {
       body = whole;
       List<Map.Entry<String, String>> headers = new ArrayList<>();
@@ -140,7 +148,8 @@ final class IdempotentExchange extends Deadlines.Armed {
               || leftMs <= 0 || response.closed()) {
             return Future.succeededFuture(claim);
           }
-          Duration wait = Duration.ofMillis(Math.min(leftMs, Math.max(1, inFlight.leaseLeft().toMillis())));
+          // Woken when the key settles anywhere; the poll bound covers a notice that came before we listened.
+          Duration wait = Duration.ofMillis(Math.min(Math.min(leftMs, WAIT_POLL_MS), Math.max(1, inFlight.leaseLeft().toMillis())));
           return idempotency.awaitSettled(ticket.scopeKey(), wait).compose(settled -> {
             ticket = idempotency.ticket(ticket.scopeKey(), ticket.fingerprint(), requestId, policy.ttl());
             return claimUntilSettled();
@@ -149,6 +158,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private Future<Void> act(Claim claim) {
+    idempotencyMetrics.claimed(claim);
     if (claim instanceof Claim.Completed completed) {
       return replay(completed.answer());
     }
@@ -175,6 +185,7 @@ final class IdempotentExchange extends Deadlines.Armed {
           "An earlier attempt with this Idempotency-Key got no answer from the upstream; it is held for review"));
     }
     idempotencyMetrics.replayed();
+    replayed = true;
     services.journal().replayed(requestId, route, summary(), new JsonObject().put("status", answer.status()));
     if (response.closed()) {
       return Future.succeededFuture();
@@ -187,13 +198,18 @@ final class IdempotentExchange extends Deadlines.Armed {
 
   private Future<Void> forward() {
     return services.journal().open(requestId, route, summary())
-        .compose(entry -> {
-          journalEntry = entry;
-          return client.request(Upstreams.requestOptions(route, request));
-        })
+        .compose(this::callUpstream)
+        .transform(this::settle);
+  }
+
+  /** The upstream call, counted while it runs so a graceful stop waits for it. */
+  private Future<Answer> callUpstream(RequestJournal.Entry entry) {
+    journalEntry = entry;
+    services.calls().started();
+    return client.request(Upstreams.requestOptions(route, request))
         .compose(this::send)
         .compose(this::readAnswer)
-        .transform(this::settle);
+        .onComplete(done -> services.calls().ended());
   }
 
   private JsonObject summary() {
@@ -222,17 +238,26 @@ final class IdempotentExchange extends Deadlines.Armed {
     Buffer collected = Buffer.buffer();
     upstream.handler(chunk -> {
       if (collected.length() + chunk.length() > policy.maxAnswer()) {
+        // Settled first: the reset fails the stream, which must not count as the outcome.
+        read.tryComplete(tooLargeToKeep(upstream.statusCode()));
         upstream.request().reset(0);
-        read.tryFail(new ProxyFailure("answer-too-large", "Upstream answer too large", 502,
-            "The upstream's answer is larger than this route keeps for replays (" + policy.maxAnswer() + " bytes)"));
-      } else {
+      } else if (!read.future().isComplete()) {
         collected.appendBuffer(chunk);
       }
     });
     upstream.exceptionHandler(read::tryFail);
     upstream.endHandler(end -> read.tryComplete(
-        new Answer(upstream.statusCode(), upstream.statusMessage(), upstream.headers(), collected)));
+        new Answer(upstream.statusCode(), upstream.statusMessage(), upstream.headers(), collected, false)));
     return read.future();
+  }
+
+  /** What this attempt and its retries get when the upstream acted but its answer is larger than the route keeps. */
+  private Answer tooLargeToKeep(int upstreamStatus) {
+    Problem problem = Problem.of("answer-too-large", "Upstream answer too large", 502, "The upstream processed the"
+        + " request (status " + upstreamStatus + ") but its answer is larger than this route keeps for retries ("
+        + policy.maxAnswer() + " bytes, idempotency.maxAnswer); it will not be run again for this key", requestId);
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.CONTENT_TYPE, Problem.CONTENT_TYPE);
+    return new Answer(502, "Bad Gateway", headers, problem.toJson().toBuffer(), true);
   }
 
   /** Stores a final answer, frees the key otherwise; then answers the client if it still waits. */
@@ -243,7 +268,7 @@ final class IdempotentExchange extends Deadlines.Armed {
     }
     Answer answer = result.result();
     JsonObject outcome = new JsonObject().put("status", answer.status());
-    if (policy.releaseOn().contains(answer.status())) {
+    if (!answer.standIn() && policy.releaseOn().contains(answer.status())) {
       return idempotency.release(ticket)
           .onFailure(failure -> log.warn("Key of request {} not released: {}", requestId, failure.getMessage()))
           .transform(released -> services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome))
@@ -270,12 +295,15 @@ final class IdempotentExchange extends Deadlines.Armed {
 
   private Future<Void> settleFailure(Throwable cause) {
     ProxyFailure failure = ProxyFailure.classify(cause, route);
+    JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
+        .put("detail", failure.getMessage());
     if (upstreamRequest == null || ProxyFailure.neverReachedUpstream(cause)) {
+      if (journalEntry != null) {
+        services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome);
+      }
       return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
     }
     idempotencyMetrics.unknownOutcome();
-    JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
-        .put("detail", failure.getMessage());
     if (policy.unknown() == IdempotencyPolicy.Unknown.RETRY) {
       services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome);
       return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
@@ -326,7 +354,11 @@ final class IdempotentExchange extends Deadlines.Armed {
       return; // answered and counted when the deadline passed
     }
     if (result.succeeded()) {
-      services.metrics().request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
+      if (!response.headWritten()) {
+        services.metrics().request(route.prefix(), 499, Outcome.CLIENT_GONE); // its answer waits for a retry
+      } else {
+        services.metrics().request(route.prefix(), response.getStatusCode(), replayed ? Outcome.REPLAYED : Outcome.FORWARDED);
+      }
       return;
     }
     ProxyFailure failure = ProxyFailure.classify(result.cause(), route);

@@ -14,4 +14,9 @@ public record ClaimTicket(String scopeKey, String fingerprint, String owner, Ins
   public Instant leaseUntil() {
     return now.plus(lease);
   }
+
+  /** How long a completed answer is kept: the route's time to live. */
+  public Duration ttl() {
+    return Duration.between(now, expiresAt);
+  }
 }

@@ -25,6 +25,9 @@ public interface DurableAnswers {
   /** Deletes what expired before {@code now}; the number of records deleted. */
   Future<Integer> purgeExpired(Instant now);
 
-  /** Hands every live key to {@code keys}, a slice at a time (to rebuild the Bloom filter at start). */
+  /**
+   * Hands every live key (completed, or claimed while Redis was away and still leased) to
+   * {@code keys}, a slice at a time, to rebuild the Bloom filter at start.
+   */
   Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys);
 }

@@ -77,19 +77,24 @@ public final class Idempotency {
   public Future<Claim> claim(ClaimTicket ticket) {
     Optional<Claim> recent = recentAnswers.lookup(ticket.scopeKey(), ticket.fingerprint(), ticket.now());
     if (recent.isPresent()) {
-      metrics.claimed(recent.get());
       return Future.succeededFuture(recent.get());
     }
+    // Only a primary that cannot be reached sends claims elsewhere; a failed durable lookup fails this claim alone.
     Future<Claim> claimed = degradedSince.get() >= 0 ? claimInFallback(ticket, degradedReason)
         : primary.claim(ticket)
-            .compose(claim -> claim instanceof Claim.Claimed ? checkDurable(ticket) : Future.succeededFuture(claim))
-            .recover(failure -> failOver(ticket, failure));
+            .onSuccess(claim -> hold(claim, ticket, primary))
+            .recover(failure -> failure instanceof ClaimStoreUnavailable ? failOver(ticket, failure) : Future.failedFuture(failure))
+            .compose(claim -> claim instanceof Claim.Claimed && held(ticket) == primary
+                ? checkDurable(ticket) : Future.succeededFuture(claim));
     return claimed.onSuccess(claim -> {
-      metrics.claimed(claim);
       if (claim instanceof Claim.Completed completed) {
         recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), completed);
       }
     });
+  }
+
+  private ClaimStore held(ClaimTicket ticket) {
+    return held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
   }
 
   private Future<Claim> failOver(ClaimTicket ticket, Throwable failure) {
@@ -109,26 +114,33 @@ public final class Idempotency {
       return Future.failedFuture(reason);
     }
     metrics.fallback();
-    // The filter must send later claims of this key, once Redis is back, to the record it gets here.
+    // Every node's filter must send later claims of this key (Redis back, or a retry elsewhere) to this record.
     filter.add(ticket.scopeKey());
+    publish(ticket.scopeKey(), KeyNotice.CLAIMED_ELSEWHERE);
     return fallback.get().claim(ticket).onSuccess(claim -> hold(claim, ticket, fallback.get()));
   }
 
-  /** The primary had nothing: trust it unless the filter may have seen the key completed. */
+  /** The primary had nothing: trust it unless the filter may have seen the key completed or claimed elsewhere. */
   private Future<Claim> checkDurable(ClaimTicket ticket) {
-    hold(Claim.CLAIMED, ticket, primary);
-    if (!durableIsSeparate || !filter.mightContain(ticket.scopeKey())) {
+    if (!durableIsSeparate) {
+      return Future.succeededFuture(Claim.CLAIMED);
+    }
+    if (!filter.mightContain(ticket.scopeKey())) {
       metrics.filterNegative();
       return Future.succeededFuture(Claim.CLAIMED);
     }
     return durable.get().find(ticket.scopeKey(), ticket.fingerprint(), ticket.now())
-        .compose(found -> {
-          if (found.isEmpty()) {
+        .transform(found -> {
+          if (found.failed()) {
+            // Unchecked, the key must not be forwarded; nor held, or its retries would wait for nothing.
+            return release(ticket).transform(released -> Future.failedFuture(found.cause()));
+          }
+          if (found.result().isEmpty()) {
             metrics.filterFalsePositive();
             return Future.succeededFuture(Claim.CLAIMED);
           }
           metrics.durableHit();
-          return release(ticket).map(found.get());
+          return release(ticket).map(found.result().get());
         });
   }
 
@@ -148,14 +160,25 @@ public final class Idempotency {
       return Future.failedFuture("the claim on this key is no longer held");
     }
     filter.add(ticket.scopeKey());
-    return store.complete(ticket.scopeKey(), ticket.owner(), answer, ticket.expiresAt())
+    Instant expiresAt = answerExpiry(ticket);
+    return store.complete(ticket.scopeKey(), ticket.owner(), answer, expiresAt)
         .onSuccess(stored -> {
           if (stored) {
-            recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), new Claim.Completed(answer, ticket.expiresAt()));
+            recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), new Claim.Completed(answer, expiresAt));
+          } else {
+            // Its lease ended before the answer came (the heartbeat could not renew it): another
+            // attempt may have run. Nothing can undo that now; it must at least be seen.
+            metrics.leaseLost();
+            log.error("The claim of request {} on its key ended before its answer was stored", ticket.owner());
           }
         })
         .<Void>mapEmpty()
-        .onComplete(done -> settled(ticket.scopeKey(), true));
+        .onComplete(done -> publish(ticket.scopeKey(), KeyNotice.COMPLETED));
+  }
+
+  /** A completed answer is kept for the route's time to live from when it completed. */
+  private Instant answerExpiry(ClaimTicket ticket) {
+    return clock.instant().plus(ticket.ttl());
   }
 
   /** Frees the key so the next attempt runs again. */
@@ -164,7 +187,8 @@ public final class Idempotency {
     if (store == null) {
       return Future.succeededFuture();
     }
-    return store.release(ticket.scopeKey(), ticket.owner()).onComplete(done -> settled(ticket.scopeKey(), false));
+    return store.release(ticket.scopeKey(), ticket.owner())
+        .onComplete(done -> publish(ticket.scopeKey(), KeyNotice.RELEASED));
   }
 
   /**
@@ -176,7 +200,7 @@ public final class Idempotency {
       return Optional.empty();
     }
     return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer, requestId,
-        clock.instant(), ticket.expiresAt()));
+        clock.instant(), answerExpiry(ticket)));
   }
 
   /** Completes when the key is settled anywhere in the cluster, or after {@code atMost}, whichever is first. */
@@ -206,10 +230,13 @@ public final class Idempotency {
   /** Learns about a key settled by any node: its waiters try again, and the filter knows it if it completed. */
   void onSettled(JsonObject notice) {
     String scopeKey = notice.getString("scope");
-    if (notice.getBoolean("completed", false)) {
+    KeyNotice kind = KeyNotice.valueOf(notice.getString("kind"));
+    if (kind != KeyNotice.RELEASED) {
       filter.add(scopeKey);
     }
-    waiters.wake(scopeKey);
+    if (kind != KeyNotice.CLAIMED_ELSEWHERE) {
+      waiters.wake(scopeKey);
+    }
   }
 
   /** Loads the keys of every live durable answer into the filter (at start). */
@@ -232,7 +259,13 @@ public final class Idempotency {
     return held.entrySet().stream().filter(entry -> entry.getValue() == store).map(Map.Entry::getKey).toList();
   }
 
-  private void settled(String scopeKey, boolean completed) {
-    vertx.eventBus().publish(IdempotencyAddresses.SETTLED, new JsonObject().put("scope", scopeKey).put("completed", completed));
+  /**
+   * What every node hears of a key: completed (waiters replay it, filters learn it), released
+   * (waiters try again) or claimed in PostgreSQL (filters learn it, so no node trusts Redis alone for it).
+   */
+  private enum KeyNotice { COMPLETED, RELEASED, CLAIMED_ELSEWHERE }
+
+  private void publish(String scopeKey, KeyNotice kind) {
+    vertx.eventBus().publish(IdempotencyAddresses.SETTLED, new JsonObject().put("scope", scopeKey).put("kind", kind.name()));
   }
 }

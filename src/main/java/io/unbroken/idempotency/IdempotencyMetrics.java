@@ -20,6 +20,7 @@ public final class IdempotencyMetrics {
   private final Counter durableHits;
   private final Counter fallbacks;
   private final Counter unknownOutcomes;
+  private final Counter leasesLost;
 
   public IdempotencyMetrics(MeterRegistry registry) {
     claims = Map.of(
@@ -39,6 +40,8 @@ public final class IdempotencyMetrics {
     fallbacks = counter(registry, "unbroken.idempotency.fallbacks", "Claims made in PostgreSQL while Redis was unreachable");
     unknownOutcomes = counter(registry, "unbroken.idempotency.unknown.outcomes",
         "Attempts whose upstream went away without an answer");
+    leasesLost = counter(registry, "unbroken.idempotency.leases.lost",
+        "Answers that came after their claim's lease had ended (another attempt may have run)");
   }
 
   private static Counter claims(MeterRegistry registry, String outcome) {
@@ -50,7 +53,8 @@ public final class IdempotencyMetrics {
     return Counter.builder(name).description(description).register(registry);
   }
 
-  void claimed(Claim claim) {
+  /** Counts what a request's claim found, once per request. */
+  public void claimed(Claim claim) {
     claims.get(claim.getClass()).increment();
   }
 
@@ -68,6 +72,10 @@ public final class IdempotencyMetrics {
 
   public void unknownOutcome() {
     unknownOutcomes.increment();
+  }
+
+  void leaseLost() {
+    leasesLost.increment();
   }
 
   void filterNegative() {

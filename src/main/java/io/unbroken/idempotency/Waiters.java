@@ -20,7 +20,12 @@ final class Waiters {
   Future<Void> await(Vertx vertx, String scopeKey, Duration atMost) {
     Context context = vertx.getOrCreateContext();
     Waiter waiter = new Waiter(context, Promise.promise());
-    byKey.computeIfAbsent(scopeKey, key -> new CopyOnWriteArrayList<>()).add(waiter);
+    // Added inside compute, so a removal of the key's last waiter on another event loop cannot drop it.
+    byKey.compute(scopeKey, (key, list) -> {
+      List<Waiter> waiting = list == null ? new CopyOnWriteArrayList<>() : list;
+      waiting.add(waiter);
+      return waiting;
+    });
     long timer = vertx.setTimer(Math.max(1, atMost.toMillis()), t -> waiter.promise().tryComplete());
     return waiter.promise().future().onComplete(done -> {
       vertx.cancelTimer(timer);

@@ -152,7 +152,8 @@ public final class IdempotencyLatencyBenchmark {
   }
 
   private static UnbrokenConfig nodeConfig(String url, String redisUrl, String upstream) {
-    IdempotencyPolicy reject = new IdempotencyPolicy(Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none");
+    // Short-lived: the keys a run leaves in a shared Redis expire soon after it.
+    IdempotencyPolicy reject = new IdempotencyPolicy(Mode.REQUIRED, Duration.ofMinutes(10), Inflight.REJECT, "none");
     List<RouteConfig> routes = new ArrayList<>();
     for (String prefix : List.of(PASS, FRESH, REPLAY, "/storm-reject", "/storm-wait")) {
       IdempotencyPolicy policy = prefix.equals(PASS) ? IdempotencyPolicy.DISABLED

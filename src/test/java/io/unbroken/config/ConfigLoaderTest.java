@@ -675,6 +675,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aTimeToLiveShorterThanTheLongestAttempt() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              timeout: 30s
+              idempotency: { mode: required, ttl: 1m, upstreamGrace: 45s }
+          """))
+          .hasMessage(file + ":5: routes[0].idempotency: ttl (60000ms) must be at least timeout + upstreamGrace (75000ms),"
+              + " the longest an attempt may run");
+    }
+
+    @Test
     void aBadReplayedHeaderName() {
       String file = fileName();
 

@@ -72,6 +72,10 @@ class IdempotencyIT {
           request.response().setStatusCode(first ? 503 : 201).end(first ? "busy" : "made");
         })
         .on("/ttl", IdempotencyIT::createOrder)
+        .on("/large", request -> {
+          upstream.recordOf(request);
+          request.response().setStatusCode(201).end(Buffer.buffer(new byte[4096]));
+        })
         .on("/held", request -> {
           upstream.recordOf(request);
           request.connection().close();
@@ -92,6 +96,9 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/ttl", to, Duration.ofSeconds(5), EventsMode.OFF, new IdempotencyPolicy(
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
         TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required),
+        TestNodes.idempotentRoute("/large", to, Duration.ofSeconds(5), EventsMode.SYNC, new IdempotencyPolicy(
+            Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
+            StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, new IdempotencyPolicy(
             Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
             StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), Unknown.HOLD, 1 << 20)));
@@ -337,6 +344,27 @@ class IdempotencyIT {
     var row = Await.result(database.preparedQuery("SELECT state FROM idempotency_records WHERE request_id = $1")
         .execute(Tuple.of(first.requestId()))).iterator().next();
     assertThat(row.getString("state")).isEqualTo("unknown");
+  }
+
+  @Test
+  void anAnswerTooLargeToKeepIsAProblemThatRetriesGetTooWithoutRunningAgain() {
+    String key = key();
+    Answer first = post("/large/report", key, "{}");
+    Answer retry = post("/large/report", key, "{}");
+    assertThat(first.status()).isEqualTo(502);
+    assertThat(first.problem().getString("type")).isEqualTo("urn:unbroken:problem:answer-too-large");
+    assertThat(first.problem().getString("detail")).contains("status 201");
+    assertThat(retry.status()).isEqualTo(502);
+    assertThat(retry.headers().get("Idempotent-Replayed")).isEqualTo("true");
+    assertThat(reached("/large/report")).as("the upstream acted once: never again for this key").isEqualTo(1);
+  }
+
+  @Test
+  void aClientExpectingContinueIsToldToSendItsBody() {
+    Answer answer = client.call(HttpMethod.POST, "/pay/continue", headers(key(), "client-a").add("Expect", "100-continue"),
+        Buffer.buffer("{\"amount\":3}"));
+    assertThat(answer.status()).isEqualTo(201);
+    assertThat(reached("/pay/continue")).isEqualTo(1);
   }
 
   @Test

@@ -139,7 +139,7 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
   @Override
   public Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
     return pool.withTransaction(connection -> connection
-        .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > $1 AND state <> 'in_flight'")
+        .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > $1 AND (state <> 'in_flight' OR lease_until > $1)")
         .compose(statement -> {
           Promise<Void> done = Promise.promise();
           List<List<String>> slice = new ArrayList<>(List.of(new ArrayList<>(SCAN_SLICE)));

@@ -2,6 +2,7 @@ package io.unbroken.idempotency.redis;
 
 import io.unbroken.idempotency.Claim;
 import io.unbroken.idempotency.ClaimStore;
+import io.unbroken.idempotency.ClaimStoreUnavailable;
 import io.unbroken.idempotency.ClaimTicket;
 import io.unbroken.idempotency.StoredAnswer;
 import io.unbroken.platform.RedisScript;
@@ -85,6 +86,8 @@ public final class RedisClaimStore implements ClaimStore {
     return CLAIM.run(redis, List.of(key(ticket.scopeKey())), List.of(ticket.fingerprint(), Long.toString(now),
             ticket.owner(), Long.toString(ticket.leaseUntil().toEpochMilli()),
             Long.toString(ticket.expiresAt().toEpochMilli())))
+        // The client fails a call the server answered with an error with that reply; anything else is no answer.
+        .recover(failure -> Future.failedFuture(failure instanceof Response ? failure : new ClaimStoreUnavailable(failure)))
         .map(reply -> classify(reply).orElse(Claim.CLAIMED));
   }
 
