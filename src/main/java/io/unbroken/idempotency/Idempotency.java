@@ -163,9 +163,9 @@ public final class Idempotency {
     Instant expiresAt = answerExpiry(ticket);
     return store.complete(ticket.scopeKey(), ticket.owner(), answer, expiresAt)
         .onSuccess(stored -> {
-          if (stored) {
-            recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), new Claim.Completed(answer, expiresAt));
-          } else {
+          // Not remembered here: most keys are never retried, and answers kept for a minute in
+          // memory would outlive young collections by the thousand. A first replay remembers it.
+          if (!stored) {
             // Its lease ended before the answer came (the heartbeat could not renew it): another
             // attempt may have run. Nothing can undo that now; it must at least be seen.
             metrics.leaseLost();

@@ -7,7 +7,7 @@ import java.time.Instant;
 import java.util.Optional;
 
 /**
- * Completed answers this node has handed out lately, in memory. A completed answer never changes
+ * Completed answers this node has replayed lately, in memory. A completed answer never changes
  * before it expires, so a retry of a hot key (a client retrying in a loop, a duplicate storm) is
  * replayed without a trip to Redis; what this node has not seen, or has forgotten, Redis still
  * decides. Bounded in bytes and in how long an entry is kept.
