@@ -10,9 +10,15 @@ import io.unbroken.events.NewEvent;
 import io.unbroken.events.SideRow;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.StreamAppend;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +36,8 @@ import org.slf4j.LoggerFactory;
 public final class RequestJournal {
 
   private static final Logger log = LoggerFactory.getLogger(RequestJournal.class);
+  // Rows written without events name no request's stream; they take no version of any stream.
+  private static final String ROWS_STREAM = "request-rows";
 
   /** One request's journal entries; {@code opened} completes when its first append did. */
   static final class Entry {
@@ -49,6 +57,8 @@ public final class RequestJournal {
   private final int asyncBacklog;
   private final AtomicInteger asyncPending = new AtomicInteger();
   private final Counter unrecorded;
+  private final Queue<SideRow> pendingRows = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean rowsFlushQueued = new AtomicBoolean();
 
   public RequestJournal(EventStore store, String nodeId, int asyncBacklog, MeterRegistry registry) {
     this.store = store;
@@ -98,7 +108,7 @@ public final class RequestJournal {
    */
   Future<Void> close(Entry entry, String type, JsonObject data, List<SideRow> rows) {
     if (entry.route.events() == EventsMode.OFF) {
-      return rows.isEmpty() ? Future.succeededFuture() : keep(entry.requestId, type, rows);
+      return rows.isEmpty() ? Future.succeededFuture() : keep(rows);
     }
     StreamAppend append = new StreamAppend(RequestLifecycle.streamOf(entry.requestId), ExpectedVersion.exactly(2),
         List.of(event(type, data, entry.requestId)), rows);
@@ -132,13 +142,34 @@ public final class RequestJournal {
   }
 
   /** Writes rows without an event, behind the request: its route records no events. */
-  private Future<Void> keep(String requestId, String type, List<SideRow> rows) {
-    store.append(StreamAppend.rowsOnly(RequestLifecycle.streamOf(requestId), rows))
-        .onFailure(failure -> {
-          unrecorded.increment();
-          log.error("Rows of {} of request {} not recorded: {}", type, requestId, failure.getMessage());
-        });
+  private Future<Void> keep(List<SideRow> rows) {
+    pendingRows.addAll(rows);
+    // The rows of every request answered in this event-loop turn go to the writer as one unit.
+    if (rowsFlushQueued.compareAndSet(false, true)) {
+      Context context = Vertx.currentContext();
+      if (context == null) {
+        flushRows();
+      } else {
+        context.runOnContext(v -> flushRows());
+      }
+    }
     return Future.succeededFuture();
+  }
+
+  private void flushRows() {
+    rowsFlushQueued.set(false);
+    List<SideRow> rows = new ArrayList<>();
+    for (SideRow row = pendingRows.poll(); row != null; row = pendingRows.poll()) {
+      rows.add(row);
+    }
+    if (rows.isEmpty()) {
+      return;
+    }
+    store.append(StreamAppend.rowsOnly(ROWS_STREAM, rows))
+        .onFailure(failure -> {
+          unrecorded.increment(rows.size());
+          log.error("{} rows of requests without events not recorded: {}", rows.size(), failure.getMessage());
+        });
   }
 
   private NewEvent event(String type, JsonObject data, String requestId) {
