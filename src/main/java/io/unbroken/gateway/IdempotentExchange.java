@@ -149,12 +149,14 @@ final class IdempotentExchange extends Deadlines.Armed {
             return Future.succeededFuture(claim);
           }
           // Woken when the key settles anywhere; the poll bound covers a notice that came before we listened.
-          Duration wait = Duration.ofMillis(Math.min(Math.min(leftMs, WAIT_POLL_MS), Math.max(1, inFlight.leaseLeft().toMillis())));
-          return idempotency.awaitSettled(ticket.scopeKey(), wait).compose(settled -> {
-            ticket = idempotency.ticket(ticket.scopeKey(), ticket.fingerprint(), requestId, policy.ttl());
-            return claimUntilSettled();
-          });
+          long waitMs = Math.min(Math.min(leftMs, WAIT_POLL_MS), Math.max(1, inFlight.leaseLeft().toMillis()));
+          return idempotency.awaitSettled(ticket.scopeKey(), Duration.ofMillis(waitMs)).compose(this::claimAgain);
         });
+  }
+
+  private Future<Claim> claimAgain(Void settled) {
+    ticket = idempotency.ticket(ticket.scopeKey(), ticket.fingerprint(), requestId, policy.ttl());
+    return claimUntilSettled();
   }
 
   private Future<Void> act(Claim claim) {
