@@ -29,6 +29,7 @@ import io.unbroken.idempotency.KeyFilter;
 import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.idempotency.redis.RedisClaimStore;
 import io.unbroken.ids.HybridLogicalClock;
+import io.unbroken.ids.pg.PgWorkerLeaseStore;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
 import io.unbroken.ids.WorkerLeaseVerticle;
@@ -137,7 +138,9 @@ public final class UnbrokenNode {
 
     UnbrokenConfig.Node identity = config.node();
     SnowflakeIds ids = new SnowflakeIds(clock, identity.datacenter(), identity.maxClockBackward().toMillis());
-    WorkerLeaseStore leases = redis.<WorkerLeaseStore>map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix()))
+    // In PostgreSQL when there is one: a Redis outage then leaves ids (and PostgreSQL claims) running.
+    WorkerLeaseStore leases = postgres.<WorkerLeaseStore>map(PgWorkerLeaseStore::new)
+        .or(() -> redis.map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix())))
         .orElseGet(() -> new EmbeddedWorkerLeaseStore(clock));
     GatewayMetrics metrics = new GatewayMetrics(registry);
     Stamps stamps = new Stamps(ids, new HybridLogicalClock(clock, identity.maxClockOffset().toMillis()));

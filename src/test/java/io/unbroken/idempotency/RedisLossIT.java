@@ -47,6 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
 class RedisLossIT {
 
   private static final Duration NOTICE = Duration.ofSeconds(20);
+  private static final Duration WORKER_LEASE = Duration.ofSeconds(2);
 
   @TempDir
   Path dir;
@@ -74,9 +75,13 @@ class RedisLossIT {
     String to = "http://127.0.0.1:" + upstreamPort;
     IdempotencyPolicy policy = new IdempotencyPolicy(Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none");
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("redis_loss");
-    config = TestNodes.withStores(Optional.of(redis.settings("redis-loss")), Optional.of(postgres), Optional.empty(),
-        List.of(TestNodes.idempotentRoute("/sync", to, Duration.ofSeconds(5), EventsMode.SYNC, policy),
+    UnbrokenConfig stores = TestNodes.withStores(Optional.of(redis.settings("redis-loss")), Optional.of(postgres),
+        Optional.empty(), List.of(TestNodes.idempotentRoute("/sync", to, Duration.ofSeconds(5), EventsMode.SYNC, policy),
             TestNodes.idempotentRoute("/off", to, Duration.ofSeconds(5), EventsMode.OFF, policy)));
+    // A short worker-id lease, so an outage can outlast it within the test.
+    config = new UnbrokenConfig(stores.server(), stores.admin(), stores.redis(), stores.postgres(),
+        new UnbrokenConfig.Node(0, Duration.ofSeconds(5), WORKER_LEASE, WORKER_LEASE.dividedBy(4), Duration.ofMillis(500)),
+        stores.cluster(), stores.demo(), stores.routes());
     node = Await.result(UnbrokenNode.start(config));
     client = new TestClient(vertx, config.server().port(), 200);
     database = PostgresConnector.create(vertx, postgres);
@@ -142,11 +147,17 @@ class RedisLossIT {
     assertThat(redisCheck.getString("status")).as("degraded, still serving").isEqualTo("UP");
     assertThat(redisCheck.getJsonObject("data").getBoolean("degraded")).isTrue();
 
+    // Longer than a worker-id lease: ids are leased in PostgreSQL, so the node goes on serving.
+    long outageEnds = System.nanoTime() + WORKER_LEASE.multipliedBy(2).toNanos();
+    Await.until("an outage of two worker-id leases", WORKER_LEASE.multipliedBy(3), () -> System.nanoTime() > outageEnds);
+    assertThat(post("/off/later", UUID.randomUUID().toString()).status()).as("a new key, Redis still down")
+        .isEqualTo(201);
+    assertThat(readinessCheck("worker-id").getString("status")).isEqualTo("UP");
+
     redis.restart();
     Await.until("readiness no longer reports Redis degraded", NOTICE,
         () -> readinessCheck("redis").getJsonObject("data") == null);
-    // Readiness pings Redis itself; claims return to Redis on the node's next heartbeat. The
-    // restarted Redis lost the node's worker-id lease too, so ids (and answers) pause until it is leased again.
+    // Readiness pings Redis itself; claims return to Redis on the node's next heartbeat.
     Await.until("a new key is claimed in Redis again", NOTICE, () -> {
       double before = fallbackClaims();
       return post("/off/fresh", UUID.randomUUID().toString()).status() == 201 && fallbackClaims() == before;
