@@ -227,8 +227,8 @@ public final class Idempotency {
     return Future.join(primaryRenewed, fallbackRenewed, recovered).mapEmpty();
   }
 
-  /** Learns about a key settled by any node: its waiters try again, and the filter knows it if it completed. */
-  void onSettled(JsonObject notice) {
+  /** Learns what any node did with a key: its waiters try again once it settled; the filter learns every key kept. */
+  void onNotice(JsonObject notice) {
     String scopeKey = notice.getString("scope");
     KeyNotice kind = KeyNotice.valueOf(notice.getString("kind"));
     if (kind != KeyNotice.RELEASED) {
@@ -266,6 +266,6 @@ public final class Idempotency {
   private enum KeyNotice { COMPLETED, RELEASED, CLAIMED_ELSEWHERE }
 
   private void publish(String scopeKey, KeyNotice kind) {
-    vertx.eventBus().publish(IdempotencyAddresses.SETTLED, new JsonObject().put("scope", scopeKey).put("kind", kind.name()));
+    vertx.eventBus().publish(IdempotencyAddresses.KEY_NOTICES, new JsonObject().put("scope", scopeKey).put("kind", kind.name()));
   }
 }

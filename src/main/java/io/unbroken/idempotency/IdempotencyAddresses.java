@@ -7,7 +7,7 @@ final class IdempotencyAddresses {
    * Published (clustered) when a key is completed, released or claimed in PostgreSQL: waiting
    * duplicates try again, filters learn the key.
    */
-  static final String SETTLED = "unbroken.idempotency.settled";
+  static final String KEY_NOTICES = "unbroken.idempotency.noticed";
 
   private IdempotencyAddresses() {}
 }

@@ -13,8 +13,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the node's idempotency keys alive: rebuilds the key filter from the durable answers at
  * start, renews the leases of every claim held here on each heartbeat (so a dead node's keys are
- * free within one lease), returns to Redis once it answers again, listens for keys settled on any
- * node, and purges expired answers.
+ * free within one lease), returns to Redis once it answers again, hears what every node did with
+ * its keys, and purges expired answers.
  */
 public final class IdempotencyVerticle extends VerticleBase {
 
@@ -24,7 +24,7 @@ public final class IdempotencyVerticle extends VerticleBase {
   private final Idempotency idempotency;
   private final Duration heartbeat;
   private final Supplier<Future<?>> primaryProbe;
-  private MessageConsumer<JsonObject> settled;
+  private MessageConsumer<JsonObject> notices;
   private long heartbeatTimer = -1;
   private long purgeTimer = -1;
   private boolean beating;
@@ -37,12 +37,12 @@ public final class IdempotencyVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    settled = vertx.eventBus().consumer(IdempotencyAddresses.SETTLED, message -> idempotency.onSettled(message.body()));
+    notices = vertx.eventBus().consumer(IdempotencyAddresses.KEY_NOTICES, message -> idempotency.onNotice(message.body()));
     long started = System.nanoTime();
     return idempotency.rebuildFilter()
         .onSuccess(keys -> log.info("Key filter rebuilt from {} durable answers in {} ms", keys,
             (System.nanoTime() - started) / 1_000_000))
-        .compose(rebuilt -> settled.completion())
+        .compose(rebuilt -> notices.completion())
         .onSuccess(ready -> {
           heartbeatTimer = vertx.setPeriodic(heartbeat.toMillis(), t -> beat());
           purgeTimer = vertx.setPeriodic(PURGE_INTERVAL_MS, t -> purge());
@@ -53,7 +53,7 @@ public final class IdempotencyVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(purgeTimer);
-    return settled.unregister();
+    return notices.unregister();
   }
 
   private void beat() {

@@ -96,12 +96,8 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/ttl", to, Duration.ofSeconds(5), EventsMode.OFF, new IdempotencyPolicy(
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
         TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required),
-        TestNodes.idempotentRoute("/large", to, Duration.ofSeconds(5), EventsMode.SYNC, new IdempotencyPolicy(
-            Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
-            StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), Unknown.RETRY, 1024)),
-        TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, new IdempotencyPolicy(
-            Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
-            StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), Unknown.HOLD, 1 << 20)));
+        TestNodes.idempotentRoute("/large", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
+        TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.HOLD, 1 << 20)));
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("idempotency");
     config = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
         Optional.empty(), routes);
@@ -114,6 +110,12 @@ class IdempotencyIT {
   static void stop() {
     Await.result(node.close());
     Await.result(vertx.close());
+  }
+
+  /** Keys of no particular client, with what an unknown outcome does and the largest answer kept. */
+  private static IdempotencyPolicy anonymous(Unknown unknown, long maxAnswer) {
+    return new IdempotencyPolicy(Mode.REQUIRED, Duration.ofHours(1), Inflight.REJECT, "none", List.of(), List.of(),
+        StatusSet.DEFAULT_RELEASED, Duration.ofSeconds(10), unknown, maxAnswer);
   }
 
   private static void createOrder(HttpServerRequest request) {
