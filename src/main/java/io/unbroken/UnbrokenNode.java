@@ -166,7 +166,9 @@ public final class UnbrokenNode {
     checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
         ? Future.succeededFuture() : Future.failedFuture(ids.unavailableReason())));
     // With PostgreSQL to claim keys in, a Redis outage degrades the node but leaves it serving.
-    redis.ifPresent(r -> checks.add(new ReadinessCheck("redis", () -> RedisConnector.ping(r), postgres.isEmpty())));
+    redis.ifPresent(r -> checks.add(new ReadinessCheck("redis", () -> RedisConnector.ping(r)
+        .compose(alive -> idempotency.degraded().<Future<Void>>map(Future::failedFuture).orElse(Future.succeededFuture())),
+        postgres.isEmpty())));
     postgres.ifPresent(p -> checks.add(new ReadinessCheck("postgres", () -> PostgresConnector.selectOne(p))));
 
     Future<Void> reachable = Future.all(

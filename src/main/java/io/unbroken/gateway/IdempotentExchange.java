@@ -198,20 +198,20 @@ final class IdempotentExchange extends Deadlines.Armed {
     return response.end(answer.body());
   }
 
+  /** Forwards the claimed request and keeps its outcome; counted, so a graceful stop waits for both. */
   private Future<Void> forward() {
+    services.calls().started();
     return services.journal().open(requestId, route, summary())
         .compose(this::callUpstream)
-        .transform(this::settle);
+        .transform(this::settle)
+        .onComplete(settled -> services.calls().ended());
   }
 
-  /** The upstream call, counted while it runs so a graceful stop waits for it. */
   private Future<Answer> callUpstream(RequestJournal.Entry entry) {
     journalEntry = entry;
-    services.calls().started();
     return client.request(Upstreams.requestOptions(route, request))
         .compose(this::send)
-        .compose(this::readAnswer)
-        .onComplete(done -> services.calls().ended());
+        .compose(this::readAnswer);
   }
 
   private JsonObject summary() {
@@ -240,8 +240,9 @@ final class IdempotentExchange extends Deadlines.Armed {
     Buffer collected = Buffer.buffer();
     upstream.handler(chunk -> {
       if (collected.length() + chunk.length() > policy.maxAnswer()) {
-        // Settled first: the reset fails the stream, which must not count as the outcome.
-        read.tryComplete(tooLargeToKeep(upstream.statusCode()));
+        // Settled first: the reset fails the stream, which must not count as the outcome. An answer
+        // that frees the key anyway (a 5xx) needs no stand-in: the retry runs again, as it would.
+        read.tryComplete(tooLargeToKeep(upstream.statusCode(), !policy.releaseOn().contains(upstream.statusCode())));
         upstream.request().reset(0);
       } else if (!read.future().isComplete()) {
         collected.appendBuffer(chunk);
@@ -254,12 +255,13 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   /** What this attempt and its retries get when the upstream acted but its answer is larger than the route keeps. */
-  private Answer tooLargeToKeep(int upstreamStatus) {
+  private Answer tooLargeToKeep(int upstreamStatus, boolean standIn) {
     Problem problem = Problem.of("answer-too-large", "Upstream answer too large", 502, "The upstream processed the"
         + " request (status " + upstreamStatus + ") but its answer is larger than this route keeps for retries ("
-        + policy.maxAnswer() + " bytes, idempotency.maxAnswer); it will not be run again for this key", requestId);
+        + policy.maxAnswer() + " bytes, idempotency.maxAnswer)" + (standIn ? "; it will not be run again for this key" : ""),
+        requestId);
     MultiMap headers = MultiMap.caseInsensitiveMultiMap().add(HttpHeaders.CONTENT_TYPE, Problem.CONTENT_TYPE);
-    return new Answer(502, "Bad Gateway", headers, problem.toJson().toBuffer(), true);
+    return new Answer(502, "Bad Gateway", headers, problem.toJson().toBuffer(), standIn);
   }
 
   /** Stores a final answer, frees the key otherwise; then answers the client if it still waits. */

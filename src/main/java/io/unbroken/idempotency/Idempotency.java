@@ -133,14 +133,14 @@ public final class Idempotency {
         .transform(found -> {
           if (found.failed()) {
             // Unchecked, the key must not be forwarded; nor held, or its retries would wait for nothing.
-            return release(ticket).transform(released -> Future.failedFuture(found.cause()));
+            return giveBackQuietly(ticket).transform(given -> Future.failedFuture(found.cause()));
           }
           if (found.result().isEmpty()) {
             metrics.filterFalsePositive();
             return Future.succeededFuture(Claim.CLAIMED);
           }
           metrics.durableHit();
-          return release(ticket).map(found.result().get());
+          return giveBackQuietly(ticket).map(found.result().get());
         });
   }
 
@@ -179,6 +179,15 @@ public final class Idempotency {
   /** A completed answer is kept for the route's time to live from when it completed. */
   private Instant answerExpiry(ClaimTicket ticket) {
     return clock.instant().plus(ticket.ttl());
+  }
+
+  /**
+   * Gives back a claim taken only to look further, without telling anyone: the key did not change
+   * hands, and a notice would wake its waiters to claim, look and give back again at once.
+   */
+  private Future<Void> giveBackQuietly(ClaimTicket ticket) {
+    ClaimStore store = held.remove(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
+    return store == null ? Future.succeededFuture() : store.release(ticket.scopeKey(), ticket.owner());
   }
 
   /** Frees the key so the next attempt runs again. */

@@ -76,6 +76,10 @@ class IdempotencyIT {
           upstream.recordOf(request);
           request.response().setStatusCode(201).end(Buffer.buffer(new byte[4096]));
         })
+        .on("/bigerror", request -> {
+          upstream.recordOf(request);
+          request.response().setStatusCode(503).end(Buffer.buffer(new byte[4096]));
+        })
         .on("/held", request -> {
           upstream.recordOf(request);
           request.connection().close();
@@ -97,6 +101,7 @@ class IdempotencyIT {
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
         TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required),
         TestNodes.idempotentRoute("/large", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
+        TestNodes.idempotentRoute("/bigerror", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.HOLD, 1 << 20)));
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("idempotency");
     config = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
@@ -359,6 +364,17 @@ class IdempotencyIT {
     assertThat(retry.status()).isEqualTo(502);
     assertThat(retry.headers().get("Idempotent-Replayed")).isEqualTo("true");
     assertThat(reached("/large/report")).as("the upstream acted once: never again for this key").isEqualTo(1);
+  }
+
+  @Test
+  void aTooLargeAnswerThatFreesTheKeyAnywayLetsTheRetryRunAgain() {
+    String key = key();
+    Answer first = post("/bigerror/report", key, "{}");
+    Answer retry = post("/bigerror/report", key, "{}");
+    assertThat(first.status()).isEqualTo(502);
+    assertThat(retry.status()).isEqualTo(502);
+    assertThat(retry.headers().get("Idempotent-Replayed")).isNull();
+    assertThat(reached("/bigerror/report")).as("a 503 frees the key, whatever its size").isEqualTo(2);
   }
 
   @Test

@@ -8,6 +8,7 @@ import io.unbroken.events.SideRow;
 import io.unbroken.testing.ManualClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.net.ConnectException;
@@ -16,6 +17,7 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -113,6 +115,33 @@ class IdempotencyTest {
           assertThat(keys.degraded()).as("Redis answered: nothing to fail over from").isEmpty();
           testContext.completeNow();
         })));
+  }
+
+  @Test
+  void aKeyFoundInFlightInPostgresqlIsGivenBackToRedisWithoutWakingItsWaiters(Vertx vertx,
+      VertxTestContext testContext) {
+    EmbeddedIdempotencyRecords durable = new EmbeddedIdempotencyRecords();
+    KeyFilter filter = new KeyFilter(1000, 0.01);
+    filter.add("key");
+    Idempotency keys = idempotency(vertx, new EmbeddedIdempotencyRecords(), Optional.of(durable), Optional.of(durable),
+        filter);
+    // Notices arrive in the order they were published: when the other key's comes, any for "key" came before it.
+    List<String> notices = new CopyOnWriteArrayList<>();
+    vertx.eventBus().<JsonObject>consumer(IdempotencyAddresses.KEY_NOTICES, notice -> {
+      notices.add(notice.body().getString("scope") + ":" + notice.body().getString("kind"));
+      if (notice.body().getString("scope").equals("other")) {
+        testContext.verify(() -> assertThat(notices).as("only the key that changed hands").containsExactly("other:RELEASED"));
+        testContext.completeNow();
+      }
+    });
+    durable.claim(new ClaimTicket("key", "fp", "elsewhere", clock.instant(), LEASE, clock.instant().plus(Duration.ofHours(1))))
+        .compose(held -> keys.claim(keys.ticket("key", "fp", "retry", Duration.ofHours(1))))
+        .compose(found -> {
+          testContext.verify(() -> assertThat(found).isInstanceOf(Claim.InFlight.class));
+          ClaimTicket other = keys.ticket("other", "fp", "third", Duration.ofHours(1));
+          return keys.claim(other).compose(claimed -> keys.release(other));
+        })
+        .onFailure(testContext::failNow);
   }
 
   @Test

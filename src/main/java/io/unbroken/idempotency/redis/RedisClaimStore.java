@@ -72,6 +72,10 @@ public final class RedisClaimStore implements ClaimStore {
       return 0
       """);
 
+  // Error codes Redis puts first in the reply; they say the server cannot serve writes now.
+  private static final List<String> UNAVAILABLE_ERRORS = List.of("READONLY", "OOM", "MASTERDOWN", "BUSY", "LOADING",
+      "CLUSTERDOWN", "TRYAGAIN");
+
   private final Redis redis;
   private final String keyPrefix;
 
@@ -86,8 +90,7 @@ public final class RedisClaimStore implements ClaimStore {
     return CLAIM.run(redis, List.of(key(ticket.scopeKey())), List.of(ticket.fingerprint(), Long.toString(now),
             ticket.owner(), Long.toString(ticket.leaseUntil().toEpochMilli()),
             Long.toString(ticket.expiresAt().toEpochMilli())))
-        // The client fails a call the server answered with an error with that reply; anything else is no answer.
-        .recover(failure -> Future.failedFuture(failure instanceof Response ? failure : new ClaimStoreUnavailable(failure)))
+        .recover(failure -> Future.failedFuture(unavailable(failure) ? new ClaimStoreUnavailable(failure) : failure))
         .map(reply -> classify(reply).orElse(Claim.CLAIMED));
   }
 
@@ -120,6 +123,19 @@ public final class RedisClaimStore implements ClaimStore {
     renewals.add(RENEW.loadRequest());
     claims.forEach(claim -> renewals.add(RENEW.request(List.of(key(claim.scopeKey())), List.of(claim.owner(), until))));
     return redis.batch(renewals).mapEmpty();
+  }
+
+  /**
+   * Whether a failed call means this Redis cannot take claims now: no answer at all, or an error
+   * reply saying it is read-only, out of memory, without its master, busy or still loading (the
+   * client fails a call the server answered with an error with that reply itself).
+   */
+  private static boolean unavailable(Throwable failure) {
+    if (!(failure instanceof Response)) {
+      return true;
+    }
+    String message = String.valueOf(failure.getMessage());
+    return UNAVAILABLE_ERRORS.stream().anyMatch(message::startsWith);
   }
 
   /** The claim a script's reply describes; empty for a free key (or one the caller just claimed). */
