@@ -275,18 +275,6 @@ start_unbroken() {
   log "Unbroken pid $JAVA_PID on 127.0.0.1:$UNBROKEN_PORT (admin $ADMIN_PORT)"
 }
 
-stop_pid() { # pid
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP PIPE

@@ -89,23 +89,11 @@ fresh_database() { # purpose
   DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$name"
 }
 
-stop_java() {
-  local i
-  [[ -n $JAVA_PID ]] && kill -0 "$JAVA_PID" 2>/dev/null || return 0
-  kill -TERM "$JAVA_PID" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$JAVA_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$JAVA_PID" 2>/dev/null; then kill -KILL "$JAVA_PID" 2>/dev/null || true; fi
-  wait "$JAVA_PID" 2>/dev/null || true
-  JAVA_PID=""
-}
-
 cleanup() {
   local rc=$? name
   trap - EXIT INT TERM HUP PIPE
-  stop_java
+  stop_pid "$JAVA_PID"
+  JAVA_PID=""
   for name in "${DATABASES[@]}"; do
     # --force ends this database's own leftover sessions (PostgreSQL 13+); no other database is touched.
     if dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$name"; then

@@ -37,8 +37,6 @@ public final class GatewayVerticle extends VerticleBase {
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
   private final Collaborators shared;
-  private final SnowflakeIds ids;
-  private final GatewayMetrics metrics;
   private ExchangeServices services;
   private RouteTable routeTable;
   private Upstreams upstreams;
@@ -50,8 +48,6 @@ public final class GatewayVerticle extends VerticleBase {
     this.listener = listener;
     this.routes = routes;
     this.shared = shared;
-    this.ids = shared.ids();
-    this.metrics = shared.metrics();
   }
 
   @Override
@@ -59,7 +55,7 @@ public final class GatewayVerticle extends VerticleBase {
     routeTable = new RouteTable(routes);
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(routes);
-    services = new ExchangeServices(vertx, metrics, deadlines, shared.journal(), shared.locks(), shared.idempotency(),
+    services = new ExchangeServices(vertx, shared.metrics(), deadlines, shared.journal(), shared.locks(), shared.idempotency(),
         shared.idempotencyMetrics(), new UpstreamCalls());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
@@ -91,10 +87,10 @@ public final class GatewayVerticle extends VerticleBase {
 
   private void handle(HttpServerRequest request) {
     HttpServerResponse response = request.response();
-    long id = ids.nextId();
+    long id = shared.ids().nextId();
     if (id == SnowflakeIds.UNAVAILABLE) {
       reject(request, null, Problem.of("node-not-ready", "Node not ready", 503,
-          "This node cannot issue request ids: " + ids.unavailableReason(), null), Outcome.NOT_READY);
+          "This node cannot issue request ids: " + shared.ids().unavailableReason(), null), Outcome.NOT_READY);
       return;
     }
     String requestId = Long.toString(id);
@@ -142,7 +138,7 @@ public final class GatewayVerticle extends VerticleBase {
       UnreadBody.discardThenClose(vertx, request);
     }
     problem.send(request.response());
-    metrics.request(route == null ? null : route.prefix(), problem.status(), outcome);
+    shared.metrics().request(route == null ? null : route.prefix(), problem.status(), outcome);
   }
 
   private static long declaredLength(HttpServerRequest request) {

@@ -79,13 +79,12 @@ public final class Idempotency {
     if (recent.isPresent()) {
       return Future.succeededFuture(recent.get());
     }
-    // Only a primary that cannot be reached sends claims elsewhere; a failed durable lookup fails this claim alone.
     Future<Claim> claimed = degradedSince.get() >= 0 ? claimInFallback(ticket, degradedReason)
-        : primary.claim(ticket)
-            .onSuccess(claim -> hold(claim, ticket, primary))
-            .recover(failure -> failure instanceof ClaimStoreUnavailable ? failOver(ticket, failure) : Future.failedFuture(failure))
-            .compose(claim -> claim instanceof Claim.Claimed && held(ticket) == primary
-                ? checkDurable(ticket) : Future.succeededFuture(claim));
+        : primary.claim(ticket).transform(result -> result.succeeded()
+            ? claimedInPrimary(ticket, result.result())
+            // Only a primary that cannot be reached sends claims elsewhere.
+            : result.cause() instanceof ClaimStoreUnavailable ? failOver(ticket, result.cause())
+            : Future.failedFuture(result.cause()));
     return claimed.onSuccess(claim -> {
       if (claim instanceof Claim.Completed completed) {
         recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), completed);
@@ -93,8 +92,10 @@ public final class Idempotency {
     });
   }
 
-  private ClaimStore held(ClaimTicket ticket) {
-    return held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
+  /** A claim Redis granted still has to pass the durable answers; what it found otherwise stands. */
+  private Future<Claim> claimedInPrimary(ClaimTicket ticket, Claim claim) {
+    hold(claim, ticket, primary);
+    return claim instanceof Claim.Claimed ? checkDurable(ticket) : Future.succeededFuture(claim);
   }
 
   private Future<Claim> failOver(ClaimTicket ticket, Throwable failure) {

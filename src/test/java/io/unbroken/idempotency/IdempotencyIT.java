@@ -394,14 +394,29 @@ class IdempotencyIT {
 
   @Test
   void claimsAndReplaysAreCounted() {
+    List<String> meters = List.of("unbroken_idempotency_claims_total{outcome=\"claimed\"}",
+        "unbroken_idempotency_claims_total{outcome=\"completed\"}", "unbroken_idempotency_claims_total{outcome=\"mismatch\"}",
+        "unbroken_idempotency_replays_total", "unbroken_idempotency_mismatches_total",
+        "unbroken_idempotency_filter_negatives_total");
+    List<Double> before = values(scrape(), meters);
     String key = key();
     post("/pay/metrics", key, "{}");
     post("/pay/metrics", key, "{}");
     post("/pay/metrics", key, "{\"other\":1}");
-    String metrics = scrape();
-    assertThat(metrics).contains("unbroken_idempotency_claims_total{outcome=\"claimed\"}",
-        "unbroken_idempotency_replays_total", "unbroken_idempotency_mismatches_total",
-        "unbroken_idempotency_filter_negatives_total");
+    List<Double> after = values(scrape(), meters);
+    List<Double> added = new ArrayList<>();
+    for (int i = 0; i < meters.size(); i++) {
+      added.add(after.get(i) - before.get(i));
+    }
+    assertThat(added).as("one claim, one replay, one mismatch; the new key passed the filter").containsExactly(
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0);
+  }
+
+  /** The value of each meter line, 0 for a meter not listed yet. */
+  private static List<Double> values(String metrics, List<String> meters) {
+    return meters.stream().map(meter -> metrics.lines().filter(line -> line.startsWith(meter + " "))
+        .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).findFirst().orElse(0))
+        .toList();
   }
 
   private static String scrape() {

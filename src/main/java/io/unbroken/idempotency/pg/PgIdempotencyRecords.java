@@ -142,18 +142,18 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
         .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > $1 AND (state <> 'in_flight' OR lease_until > $1)")
         .compose(statement -> {
           Promise<Void> done = Promise.promise();
-          List<List<String>> slice = new ArrayList<>(List.of(new ArrayList<>(SCAN_SLICE)));
+          List<String> slice = new ArrayList<>(SCAN_SLICE);
           RowStream<Row> rows = statement.createStream(SCAN_SLICE, Tuple.of(time(now)));
           rows.exceptionHandler(done::tryFail);
           rows.endHandler(end -> {
-            keys.accept(slice.get(0));
+            keys.accept(List.copyOf(slice));
             done.tryComplete();
           });
           rows.handler(row -> {
-            slice.get(0).add(row.getString(0));
-            if (slice.get(0).size() == SCAN_SLICE) {
-              keys.accept(slice.get(0));
-              slice.set(0, new ArrayList<>(SCAN_SLICE));
+            slice.add(row.getString(0));
+            if (slice.size() == SCAN_SLICE) {
+              keys.accept(List.copyOf(slice));
+              slice.clear();
             }
           });
           return done.future();
