@@ -149,7 +149,8 @@ public final class UnbrokenNode {
     UnbrokenConfig.EventStore writer = config.eventStore();
     EventStoreClient.registerCodecs(vertx);
     node.eventStore = new EventStoreClient(vertx, storage, writer.appendTimeout());
-    RequestJournal journal = new RequestJournal(node.eventStore, nodeId, writer.asyncBacklog(), registry);
+    RequestJournal journal = new RequestJournal(vertx, node.eventStore, nodeId, writer.asyncBacklog(),
+        config.idempotency().writeBehind(), registry);
     EmbeddedLocks embeddedLocks = new EmbeddedLocks(clock);
     LockLeases lockLeases = redis.<LockLeases>map(r -> new RedisLockLeases(r, config.redis().get().keyPrefix()))
         .orElse(embeddedLocks);

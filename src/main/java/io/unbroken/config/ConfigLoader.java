@@ -38,6 +38,8 @@ public final class ConfigLoader {
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
+  // Durable answers written later than this leave too long a time in which a Redis loss runs a request again.
+  private static final Duration MAX_WRITE_BEHIND = Duration.ofSeconds(1);
   private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
   // The demo route replays what a request with an Idempotency-Key got, and forwards the others.
   private static final IdempotencyPolicy DEMO_IDEMPOTENCY =
@@ -183,10 +185,15 @@ public final class ConfigLoader {
     UnbrokenConfig.Idempotency defaults = UnbrokenConfig.Idempotency.DEFAULTS;
     var idempotency = new UnbrokenConfig.Idempotency(
         s.integer("expectedKeys", (int) defaults.expectedKeys(), 2, 1_000_000_000),
-        s.decimal("falsePositiveRate", defaults.falsePositiveRate()));
+        s.decimal("falsePositiveRate", defaults.falsePositiveRate()),
+        s.duration("writeBehind", defaults.writeBehind()));
     s.rejectUnknownKeys();
     if (!(idempotency.falsePositiveRate() > 0 && idempotency.falsePositiveRate() < 1)) {
       throw s.invalid("falsePositiveRate", "must be between 0 and 1 (exclusive), e.g. 0.01");
+    }
+    if (idempotency.writeBehind().compareTo(MAX_WRITE_BEHIND) > 0) {
+      throw s.invalid("writeBehind", idempotency.writeBehind().toMillis() + "ms is more than "
+          + MAX_WRITE_BEHIND.toMillis() + "ms: an answer Redis loses within that time after it was given runs again");
     }
     return idempotency;
   }

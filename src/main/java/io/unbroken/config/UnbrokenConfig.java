@@ -34,11 +34,12 @@ public record UnbrokenConfig(
 
   /**
    * The node's idempotency key filter (a Bloom filter): how many live keys it is sized for and its
-   * false-positive rate. Claim leases use {@code node.workerLease} and are renewed every
-   * {@code node.heartbeat}.
+   * false-positive rate; and {@code writeBehind}, how long the durable answers of routes without
+   * events gather before one commit writes them all. Claim leases use {@code node.workerLease} and
+   * are renewed every {@code node.heartbeat}.
    */
-  public record Idempotency(long expectedKeys, double falsePositiveRate) {
-    public static final Idempotency DEFAULTS = new Idempotency(1_000_000, 0.01);
+  public record Idempotency(long expectedKeys, double falsePositiveRate, Duration writeBehind) {
+    public static final Idempotency DEFAULTS = new Idempotency(1_000_000, 0.01, Duration.ofMillis(10));
   }
 
   /** An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. */

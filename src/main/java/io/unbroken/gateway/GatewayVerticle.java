@@ -79,6 +79,7 @@ public final class GatewayVerticle extends VerticleBase {
         .mapToLong(r -> r.timeout().plus(r.idempotency().upstreamGrace()).toMillis()).max().orElse(0);
     return server.shutdown(grace, TimeUnit.MILLISECONDS)
         .eventually(() -> services.calls().drained(callGrace))
+        .eventually(() -> services.journal().flushRows())
         .eventually(() -> {
           vertx.cancelTimer(sweepTimer);
           return upstreams.close();

@@ -10,10 +10,10 @@ import io.unbroken.events.NewEvent;
 import io.unbroken.events.SideRow;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.StreamAppend;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -52,18 +52,27 @@ public final class RequestJournal {
     }
   }
 
+  private final Vertx vertx;
   private final EventStore store;
   private final String nodeId;
   private final int asyncBacklog;
+  private final Duration writeBehind;
   private final AtomicInteger asyncPending = new AtomicInteger();
   private final Counter unrecorded;
   private final Queue<SideRow> pendingRows = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean rowsFlushQueued = new AtomicBoolean();
 
-  public RequestJournal(EventStore store, String nodeId, int asyncBacklog, MeterRegistry registry) {
+  /**
+   * @param writeBehind how long rows without events gather before they go to the writer together:
+   *     nobody waits for them, so many requests' rows share one unit and one commit
+   */
+  public RequestJournal(Vertx vertx, EventStore store, String nodeId, int asyncBacklog, Duration writeBehind,
+      MeterRegistry registry) {
+    this.vertx = vertx;
     this.store = store;
     this.nodeId = nodeId;
     this.asyncBacklog = asyncBacklog;
+    this.writeBehind = writeBehind;
     this.unrecorded = Counter.builder("unbroken.events.unrecorded")
         .description("Request lifecycle events that could not be written").register(registry);
   }
@@ -144,31 +153,32 @@ public final class RequestJournal {
   /** Writes rows without an event, behind the request: its route records no events. */
   private Future<Void> keep(List<SideRow> rows) {
     pendingRows.addAll(rows);
-    // The rows of every request answered in this event-loop turn go to the writer as one unit.
     if (rowsFlushQueued.compareAndSet(false, true)) {
-      Context context = Vertx.currentContext();
-      if (context == null) {
-        flushRows();
+      if (writeBehind.isZero()) {
+        vertx.runOnContext(v -> flushRows());
       } else {
-        context.runOnContext(v -> flushRows());
+        vertx.setTimer(writeBehind.toMillis(), t -> flushRows());
       }
     }
     return Future.succeededFuture();
   }
 
-  private void flushRows() {
+  /** Sends the rows still gathering to the writer now (a graceful stop); completes once they are written. */
+  Future<Void> flushRows() {
     rowsFlushQueued.set(false);
     List<SideRow> rows = new ArrayList<>();
     for (SideRow row = pendingRows.poll(); row != null; row = pendingRows.poll()) {
       rows.add(row);
     }
     if (rows.isEmpty()) {
-      return;
+      return Future.succeededFuture();
     }
-    store.append(StreamAppend.rowsOnly(ROWS_STREAM, rows))
-        .onFailure(failure -> {
+    return store.append(StreamAppend.rowsOnly(ROWS_STREAM, rows))
+        .<Void>mapEmpty()
+        .recover(failure -> {
           unrecorded.increment(rows.size());
           log.error("{} rows of requests without events not recorded: {}", rows.size(), failure.getMessage());
+          return Future.succeededFuture();
         });
   }
 

@@ -170,7 +170,7 @@ class ConfigLoaderTest {
     @Test
     void everyIdempotencySetting() {
       UnbrokenConfig config = load("""
-          idempotency: { expectedKeys: 5000000, falsePositiveRate: 0.001 }
+          idempotency: { expectedKeys: 5000000, falsePositiveRate: 0.001, writeBehind: 25ms }
           routes:
             - prefix: /pay
               upstream: http://127.0.0.1:8081
@@ -184,7 +184,7 @@ class ConfigLoaderTest {
                 maxAnswer: 64KiB
           """);
 
-      assertThat(config.idempotency()).isEqualTo(new UnbrokenConfig.Idempotency(5_000_000, 0.001));
+      assertThat(config.idempotency()).isEqualTo(new UnbrokenConfig.Idempotency(5_000_000, 0.001, Duration.ofMillis(25)));
       IdempotencyPolicy policy = config.routes().get(0).idempotency();
       assertThat(policy.fingerprintHeaders()).containsExactly("Content-Type", "X-Tenant");
       assertThat(policy.replayHeaders()).containsExactly("X-Order-Version");
@@ -726,6 +726,17 @@ class ConfigLoaderTest {
           idempotency: { expectedKeys: 1000, falsePositiveRate: 1.5 }
           """ + ONE_ROUTE))
           .hasMessage(file + ":1: idempotency.falsePositiveRate: must be between 0 and 1 (exclusive), e.g. 0.01");
+    }
+
+    @Test
+    void aWriteBehindLongerThanASecond() {
+      String file = fileName();
+
+      assertThat(failure("""
+          idempotency: { writeBehind: 2s }
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":1: idempotency.writeBehind: 2000ms is more than 1000ms: an answer Redis loses within"
+              + " that time after it was given runs again");
     }
 
     @Test

@@ -1,0 +1,99 @@
+package io.unbroken.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.events.AppendResult;
+import io.unbroken.events.EventStore;
+import io.unbroken.events.GlobalCheckpoint;
+import io.unbroken.events.RecordedEvent;
+import io.unbroken.events.RequestLifecycle;
+import io.unbroken.events.SideRow;
+import io.unbroken.events.StreamAppend;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** How rows of requests without events reach the event store: gathered, then written together. */
+@ExtendWith(VertxExtension.class)
+class RequestJournalTest {
+
+  private static final RouteConfig NO_EVENTS = new RouteConfig("/orders", URI.create("http://127.0.0.1:1"), Set.of(),
+      Duration.ofSeconds(5), 1024, EventsMode.OFF, IdempotencyPolicy.DISABLED);
+
+  /** Keeps what was appended; every append succeeds. */
+  private static final class RecordingStore implements EventStore {
+    final List<StreamAppend> appends = new CopyOnWriteArrayList<>();
+
+    @Override
+    public Future<AppendResult> append(StreamAppend append) {
+      appends.add(append);
+      return Future.succeededFuture(new AppendResult(append.streamId(), 0, 0, List.of()));
+    }
+
+    @Override
+    public Future<List<RecordedEvent>> readStream(String streamId, int fromVersion, Instant upTo) {
+      return Future.succeededFuture(List.of());
+    }
+
+    @Override
+    public Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit) {
+      return Future.succeededFuture(List.of());
+    }
+  }
+
+  @Test
+  void rowsOfRequestsAnsweredWithinTheWindowShareOneAppend(Vertx vertx, VertxTestContext testContext) {
+    RecordingStore store = new RecordingStore();
+    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofMillis(400),
+        new SimpleMeterRegistry());
+    // Twenty requests answered 5 ms apart, each in an event-loop turn of its own.
+    for (int i = 0; i < 20; i++) {
+      String requestId = Integer.toString(i);
+      vertx.setTimer(1 + 5L * i, t -> close(journal, requestId));
+    }
+
+    vertx.setTimer(1000, t -> testContext.verify(() -> {
+      assertThat(store.appends).hasSize(1);
+      assertThat(store.appends.get(0).sideRows()).hasSize(20);
+      testContext.completeNow();
+    }));
+  }
+
+  @Test
+  void rowsStillGatheringAreWrittenAtOnceWhenFlushed(Vertx vertx, VertxTestContext testContext) {
+    RecordingStore store = new RecordingStore();
+    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
+        new SimpleMeterRegistry());
+    vertx.runOnContext(v -> {
+      close(journal, "1");
+      journal.flushRows().onComplete(testContext.succeeding(flushed -> testContext.verify(() -> {
+        assertThat(store.appends).hasSize(1);
+        testContext.completeNow();
+      })));
+    });
+  }
+
+  private static void close(RequestJournal journal, String requestId) {
+    journal.open(requestId, NO_EVENTS, new JsonObject())
+        .compose(entry -> journal.close(entry, RequestLifecycle.COMPLETED, new JsonObject(), List.of(row(requestId))));
+  }
+
+  private static SideRow row(String requestId) {
+    return new SideRow("idempotency_records", Map.of("scope_key", requestId), List.of("scope_key"));
+  }
+}
