@@ -3,6 +3,7 @@ package io.unbroken.platform;
 import io.unbroken.config.UnbrokenConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
@@ -13,12 +14,13 @@ public final class RedisConnector {
 
   private RedisConnector() {}
 
+  /** A client for a node whose Vert.x has the default number of event loops. */
   public static Redis create(Vertx vertx, UnbrokenConfig.Redis config) {
-    return Redis.createClient(vertx, new RedisOptions()
+    return new EventLoopRedis(vertx, new RedisOptions()
         .setConnectionString(config.url())
         .setMaxPoolSize(16)
         .setMaxPoolWaiting(1024)
-        .setMaxWaitingHandlers(4096));
+        .setMaxWaitingHandlers(4096), VertxOptions.DEFAULT_EVENT_LOOP_POOL_SIZE);
   }
 
   public static Future<Void> ping(Redis redis) {
