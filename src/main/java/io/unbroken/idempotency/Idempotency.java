@@ -3,6 +3,7 @@ package io.unbroken.idempotency;
 import io.unbroken.events.SideRow;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +11,11 @@ import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +31,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every claim this node holds is remembered with the store that granted it, so completion and
  * release go there, and the heartbeat renews all of them in one round trip per store. A settled
- * key is published on the (clustered) event bus: duplicates waiting on any node try again and
+ * key wakes this node's waiters at once and is published, a few milliseconds later with the keys
+ * settled meanwhile, on the (clustered) event bus: duplicates waiting on any node try again and
  * every node's filter learns the key.
  */
 public final class Idempotency {
@@ -34,6 +40,8 @@ public final class Idempotency {
   private static final Logger log = LoggerFactory.getLogger(Idempotency.class);
   // Bytes of answers kept in memory for retries of hot keys.
   private static final long RECENT_ANSWERS_BYTES = 16L << 20;
+  // How long notices gather before one message takes them to every node.
+  private static final long NOTICE_BATCH_MS = 5;
 
   private final Vertx vertx;
   private final ClaimStore primary;
@@ -48,6 +56,9 @@ public final class Idempotency {
   private final Waiters waiters = new Waiters();
   private final RecentAnswers recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES);
   private final AtomicLong degradedSince = new AtomicLong(-1);
+  private final String origin = UUID.randomUUID().toString();
+  private final Queue<JsonObject> unsentNotices = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean noticesQueued = new AtomicBoolean();
   private volatile String degradedReason;
 
   /**
@@ -250,15 +261,24 @@ public final class Idempotency {
     return Future.join(primaryRenewed, fallbackRenewed, recovered).mapEmpty();
   }
 
-  /** Learns what any node did with a key: its waiters try again once it settled; the filter learns every key kept. */
-  void onNotice(JsonObject notice) {
-    String scopeKey = notice.getString("scope");
-    KeyNotice kind = KeyNotice.valueOf(notice.getString("kind"));
-    if (kind != KeyNotice.RELEASED) {
-      filter.add(scopeKey);
+  /**
+   * Learns what other nodes did with their keys: waiters here try again once a key settled; the
+   * filter learns every key kept. This node's own notices were applied when it sent them.
+   */
+  void onNotices(JsonObject batch) {
+    if (origin.equals(batch.getString("origin"))) {
+      return;
     }
-    if (kind != KeyNotice.CLAIMED_ELSEWHERE) {
-      waiters.wake(scopeKey);
+    for (Object item : batch.getJsonArray("notices")) {
+      JsonObject notice = (JsonObject) item;
+      String scopeKey = notice.getString("scope");
+      KeyNotice kind = KeyNotice.valueOf(notice.getString("kind"));
+      if (kind != KeyNotice.RELEASED) {
+        filter.add(scopeKey);
+      }
+      if (kind != KeyNotice.CLAIMED_ELSEWHERE) {
+        waiters.wake(scopeKey);
+      }
     }
   }
 
@@ -288,7 +308,30 @@ public final class Idempotency {
    */
   private enum KeyNotice { COMPLETED, RELEASED, CLAIMED_ELSEWHERE }
 
+  /**
+   * Wakes this node's waiters at once and sends the notice to every node with the others of the
+   * next {@link #NOTICE_BATCH_MS}: one event-bus message then carries many keys, instead of a
+   * message and a wakeup of the listening event loop per request.
+   */
   private void publish(String scopeKey, KeyNotice kind) {
-    vertx.eventBus().publish(IdempotencyAddresses.KEY_NOTICES, new JsonObject().put("scope", scopeKey).put("kind", kind.name()));
+    if (kind != KeyNotice.CLAIMED_ELSEWHERE) {
+      waiters.wake(scopeKey);
+    }
+    unsentNotices.add(new JsonObject().put("scope", scopeKey).put("kind", kind.name()));
+    if (noticesQueued.compareAndSet(false, true)) {
+      vertx.setTimer(NOTICE_BATCH_MS, t -> sendNotices());
+    }
+  }
+
+  /** Sends the notices not sent yet (also when the node stops). */
+  void sendNotices() {
+    noticesQueued.set(false);
+    JsonArray notices = new JsonArray();
+    for (JsonObject notice = unsentNotices.poll(); notice != null; notice = unsentNotices.poll()) {
+      notices.add(notice);
+    }
+    if (!notices.isEmpty()) {
+      vertx.eventBus().publish(IdempotencyAddresses.KEY_NOTICES, new JsonObject().put("origin", origin).put("notices", notices));
+    }
   }
 }

@@ -37,7 +37,7 @@ public final class IdempotencyVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    notices = vertx.eventBus().consumer(IdempotencyAddresses.KEY_NOTICES, message -> idempotency.onNotice(message.body()));
+    notices = vertx.eventBus().consumer(IdempotencyAddresses.KEY_NOTICES, message -> idempotency.onNotices(message.body()));
     long started = System.nanoTime();
     return idempotency.rebuildFilter()
         .onSuccess(keys -> log.info("Key filter rebuilt from {} durable answers in {} ms", keys,
@@ -53,6 +53,7 @@ public final class IdempotencyVerticle extends VerticleBase {
   public Future<?> stop() {
     vertx.cancelTimer(heartbeatTimer);
     vertx.cancelTimer(purgeTimer);
+    idempotency.sendNotices();
     return notices.unregister();
   }
 
