@@ -48,8 +48,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * round, and report medians over rounds of p50 and p99 and what each route adds over
  * {@code /pass}. Then a duplicate storm: {@code bench.storm} simultaneous requests with one key
  * on a route that answers 409 and one that holds duplicates until the first finishes, counting
- * what reached the upstream. Last, the Bloom filter: {@code bench.filterKeys} durable answers are
- * written to PostgreSQL and the filter of that size is rebuilt from them, as a node does at start.
+ * what reached the upstream. Last, the Bloom filter: the durable answers are replaced by
+ * {@code bench.filterKeys} new ones and the filter of that size is rebuilt from them, as a node
+ * does at start.
  *
  * <p>Usage: {@code IdempotencyLatencyBenchmark postgresql://user@127.0.0.1:5432/fresh_database}.
  * System properties, with defaults: {@code bench.redis.url} redis://127.0.0.1:6379,
@@ -304,10 +305,14 @@ public final class IdempotencyLatencyBenchmark {
     }
   }
 
-  /** Writes {@code keys} live durable answers, then times the rebuild of a filter sized for them. */
+  /**
+   * Writes {@code keys} live durable answers in place of those the runs above left, then times the
+   * rebuild of a filter sized for them.
+   */
   private static void rebuildFilter(Vertx vertx, String url, int keys) {
     Pool pool = PostgresConnector.create(vertx, new UnbrokenConfig.Postgres(url, 2));
     try {
+      await(pool.query("TRUNCATE idempotency_records").execute(), Duration.ofMinutes(1));
       long written = System.nanoTime();
       await(pool.query("INSERT INTO idempotency_records (scope_key, state, fingerprint, answer, request_id,"
           + " completed_at, expires_at) SELECT md5(i::text) || md5((i + 1)::text), 'completed', 'fp',"
