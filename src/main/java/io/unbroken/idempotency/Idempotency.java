@@ -165,13 +165,8 @@ public final class Idempotency {
   /**
    * Stores the attempt's final answer where its claim was granted, then tells every node. The
    * durable copy is written by the caller, with the request's completion event ({@link #durableRow}).
-   *
-   * <p>The future says when the client may have the answer. For the primary store that is at once:
-   * it takes commands in the order this event loop writes them (Redis, over the event loop's own
-   * connection; in memory, at once), so the answer cannot overtake the command and a retry it
-   * prompts finds the key completed; waiting for the reply would add a round trip to every request.
-   * The fallback store (PostgreSQL, through a pool) gives no such order: there the future waits
-   * until it stored the answer.
+   * The client gets its answer once the store has it, so a retry the answer prompts finds the key
+   * completed, and a crash after the answer cannot leave the key to run again.
    */
   public Future<Void> complete(ClaimTicket ticket, StoredAnswer answer) {
     ClaimStore store = held.remove(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
@@ -180,7 +175,7 @@ public final class Idempotency {
     }
     filter.add(ticket.scopeKey());
     Instant expiresAt = answerExpiry(ticket);
-    Future<Void> stored = store.complete(ticket.scopeKey(), ticket.owner(), answer, expiresAt)
+    return store.complete(ticket.scopeKey(), ticket.owner(), answer, expiresAt)
         .onSuccess(kept -> {
           // Not remembered here: most keys are never retried, and answers kept for a minute in
           // memory would outlive young collections by the thousand. A first replay remembers it.
@@ -193,12 +188,6 @@ public final class Idempotency {
         })
         .<Void>mapEmpty()
         .onComplete(done -> publish(ticket.scopeKey(), KeyNotice.COMPLETED));
-    if (store != primary) {
-      return stored;
-    }
-    stored.onFailure(failure -> log.warn("Answer of request {} not stored with its key: {}", ticket.owner(),
-        failure.getMessage()));
-    return Future.succeededFuture();
   }
 
   /** A completed answer is kept for the route's time to live from when it completed. */

@@ -7,8 +7,6 @@ import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.events.SideRow;
 import io.unbroken.testing.ManualClock;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
@@ -95,37 +93,6 @@ class IdempotencyTest {
     }
   }
 
-  /** An in-process store whose completions stay unanswered until the test answers them. */
-  private static final class UnansweredCompletions implements ClaimStore {
-    private final EmbeddedIdempotencyRecords records = new EmbeddedIdempotencyRecords();
-    private final Promise<Boolean> completion = Promise.promise();
-
-    @Override
-    public Future<Claim> claim(ClaimTicket ticket) {
-      return records.claim(ticket);
-    }
-
-    @Override
-    public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
-      return records.lookup(scopeKey, fingerprint, now);
-    }
-
-    @Override
-    public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
-      return completion.future();
-    }
-
-    @Override
-    public Future<Void> release(String scopeKey, String owner) {
-      return records.release(scopeKey, owner);
-    }
-
-    @Override
-    public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
-      return records.renew(claims, leaseUntil);
-    }
-  }
-
   private Idempotency idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback,
       Optional<DurableAnswers> durable, KeyFilter filter) {
     return new Idempotency(vertx, primary, fallback, durable, filter,
@@ -202,28 +169,5 @@ class IdempotencyTest {
           assertThat(keys.degraded()).as("the probe answered: back to the primary").isEmpty();
           testContext.completeNow();
         })));
-  }
-
-  @Test
-  void theClientMayHaveItsAnswerOnceItWasSentToThePrimaryButOnlyOnceTheFallbackStoredIt(Vertx vertx,
-      VertxTestContext testContext) {
-    UnansweredCompletions primary = new UnansweredCompletions();
-    Idempotency viaPrimary = idempotency(vertx, primary, Optional.empty(), Optional.empty(), new KeyFilter(1000, 0.01));
-    UnansweredCompletions fallback = new UnansweredCompletions();
-    Idempotency viaFallback = idempotency(vertx, new UnreachableStore(), Optional.of(fallback), Optional.empty(),
-        new KeyFilter(1000, 0.01));
-    StoredAnswer answer = new StoredAnswer(201, List.of(), Buffer.buffer("{}"));
-    ClaimTicket first = viaPrimary.ticket("key", "fp", "first", Duration.ofHours(1));
-    ClaimTicket second = viaFallback.ticket("key", "fp", "second", Duration.ofHours(1));
-
-    viaPrimary.claim(first)
-        .compose(claimed -> viaPrimary.complete(first, answer))
-        .compose(sent -> viaFallback.claim(second))
-        .onComplete(testContext.succeeding(claimed -> {
-          Future<Void> stored = viaFallback.complete(second, answer);
-          testContext.verify(() -> assertThat(stored.isComplete()).as("PostgreSQL has not stored it yet").isFalse());
-          fallback.completion.complete(true);
-          stored.onComplete(testContext.succeedingThenComplete());
-        }));
   }
 }
