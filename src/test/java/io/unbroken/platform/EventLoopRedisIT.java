@@ -64,7 +64,7 @@ class EventLoopRedisIT {
     try {
       Await.result(other.send(Request.cmd(Command.CLIENT).arg("KILL").arg("ID").arg(before)));
     } finally {
-      other.close();
+      Await.result(other.close());
     }
 
     // A command already on its way when the socket closed may fail; the ones after it must not.
@@ -76,6 +76,27 @@ class EventLoopRedisIT {
       }
     }
     assertThat(after).as("a new connection answered").isPositive().isNotEqualTo(before);
+  }
+
+  @Test
+  void repliesComeBackOnTheContextThatSentTheCommandNotTheOneThatOpenedTheConnection() {
+    Context opener = newEventLoopContext();
+    Await.result(on(opener, this::clientId));
+    Thread loop = Await.result(on(opener, () -> Future.succeededFuture(Thread.currentThread())));
+    // Deployments take the event loops in turn: within a few, one shares the opener's loop.
+    Context sharer = null;
+    for (int i = 0; i < 16 && sharer == null; i++) {
+      Context candidate = newEventLoopContext();
+      if (Await.result(on(candidate, () -> Future.succeededFuture(Thread.currentThread()))) == loop) {
+        sharer = candidate;
+      }
+    }
+    assertThat(sharer).as("a second verticle on the opener's event loop").isNotNull();
+    Context sender = sharer;
+
+    Context replyContext = Await.result(on(sender, () -> clientId().map(id -> Vertx.currentContext())));
+
+    assertThat(replyContext).isSameAs(sender);
   }
 
   private Future<Long> clientId() {
