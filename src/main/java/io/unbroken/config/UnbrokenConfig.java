@@ -34,8 +34,8 @@ public record UnbrokenConfig(
 
   /**
    * The node's idempotency key filter (a Bloom filter): how many live keys it is sized for and its
-   * false-positive rate; and {@code writeBehind}, how long the durable answers of routes without
-   * events gather before one commit writes them all. Claim leases use {@code node.workerLease} and
+   * false-positive rate; and {@code writeBehind}, how long the durable answers of routes with
+   * {@code events: off} gather before one commit writes them all. Claim leases use {@code node.workerLease} and
    * are renewed every {@code node.heartbeat}.
    */
   public record Idempotency(long expectedKeys, double falsePositiveRate, Duration writeBehind) {

@@ -1,5 +1,6 @@
 package io.unbroken.gateway;
 
+import com.google.common.collect.Lists;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.unbroken.config.RouteConfig;
@@ -38,6 +39,8 @@ public final class RequestJournal {
   private static final Logger log = LoggerFactory.getLogger(RequestJournal.class);
   // Rows written without events name no request's stream; they take no version of any stream.
   private static final String ROWS_STREAM = "request-rows";
+  // Rows gathering behind requests go to the writer in units of at most this many, however long the wait.
+  private static final int MAX_ROWS_PER_UNIT = 1000;
 
   /** One request's journal entries; {@code opened} completes when its first append did. */
   static final class Entry {
@@ -61,6 +64,7 @@ public final class RequestJournal {
   private final Counter unrecorded;
   private final Queue<SideRow> pendingRows = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean rowsFlushQueued = new AtomicBoolean();
+  private final AtomicInteger pendingRowCount = new AtomicInteger();
 
   /**
    * @param writeBehind how long rows without events gather before they go to the writer together:
@@ -153,7 +157,10 @@ public final class RequestJournal {
   /** Writes rows without an event, behind the request: its route records no events. */
   private Future<Void> keep(List<SideRow> rows) {
     pendingRows.addAll(rows);
-    if (rowsFlushQueued.compareAndSet(false, true)) {
+    int pending = pendingRowCount.addAndGet(rows.size());
+    if (pending >= MAX_ROWS_PER_UNIT && pending - rows.size() < MAX_ROWS_PER_UNIT) {
+      vertx.runOnContext(v -> flushRows()); // a full unit need not wait for the window
+    } else if (rowsFlushQueued.compareAndSet(false, true)) {
       if (writeBehind.isZero()) {
         vertx.runOnContext(v -> flushRows());
       } else {
@@ -170,16 +177,18 @@ public final class RequestJournal {
     for (SideRow row = pendingRows.poll(); row != null; row = pendingRows.poll()) {
       rows.add(row);
     }
-    if (rows.isEmpty()) {
-      return Future.succeededFuture();
+    pendingRowCount.addAndGet(-rows.size());
+    List<Future<Void>> written = new ArrayList<>();
+    for (List<SideRow> unit : Lists.partition(rows, MAX_ROWS_PER_UNIT)) {
+      written.add(store.append(StreamAppend.rowsOnly(ROWS_STREAM, unit))
+          .<Void>mapEmpty()
+          .recover(failure -> {
+            unrecorded.increment(unit.size());
+            log.error("{} rows of requests without events not recorded: {}", unit.size(), failure.getMessage());
+            return Future.succeededFuture();
+          }));
     }
-    return store.append(StreamAppend.rowsOnly(ROWS_STREAM, rows))
-        .<Void>mapEmpty()
-        .recover(failure -> {
-          unrecorded.increment(rows.size());
-          log.error("{} rows of requests without events not recorded: {}", rows.size(), failure.getMessage());
-          return Future.succeededFuture();
-        });
+    return Future.join(written).mapEmpty();
   }
 
   private NewEvent event(String type, JsonObject data, String requestId) {

@@ -75,6 +75,24 @@ class RequestJournalTest {
   }
 
   @Test
+  void aThousandRowsGoWithoutWaitingForTheWindowInUnitsOfAtMostAThousand(Vertx vertx,
+      VertxTestContext testContext) {
+    RecordingStore store = new RecordingStore();
+    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
+        new SimpleMeterRegistry());
+    vertx.runOnContext(v -> {
+      for (int i = 0; i < 2500; i++) {
+        close(journal, Integer.toString(i));
+      }
+    });
+
+    vertx.setTimer(500, t -> testContext.verify(() -> {
+      assertThat(store.appends).extracting(append -> append.sideRows().size()).containsExactly(1000, 1000, 500);
+      testContext.completeNow();
+    }));
+  }
+
+  @Test
   void rowsStillGatheringAreWrittenAtOnceWhenFlushed(Vertx vertx, VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
     RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
