@@ -188,7 +188,7 @@ final class IdempotentExchange extends Deadlines.Armed {
     }
     idempotencyMetrics.replayed();
     replayed = true;
-    services.journal().replayed(requestId, route, summary(), new JsonObject().put("status", answer.status()));
+    services.journal().replayed(requestId, route, this::summary, new JsonObject().put("status", answer.status()));
     if (response.closed()) {
       return Future.succeededFuture();
     }
@@ -201,7 +201,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   /** Forwards the claimed request and keeps its outcome; counted, so a graceful stop waits for both. */
   private Future<Void> forward() {
     services.calls().started();
-    return services.journal().open(requestId, route, summary())
+    return services.journal().open(requestId, route, this::summary)
         .compose(this::callUpstream)
         .transform(this::settle)
         .onComplete(settled -> services.calls().ended());
@@ -215,8 +215,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private JsonObject summary() {
-    return new JsonObject().put("method", request.method().name()).put("path", request.path())
-        .put("route", route.prefix()).put("idempotencyScope", ticket.scopeKey());
+    return RequestJournal.describe(request, route).put("idempotencyScope", ticket.scopeKey());
   }
 
   private Future<HttpClientResponse> send(HttpClientRequest upstream) {
@@ -229,7 +228,6 @@ final class IdempotentExchange extends Deadlines.Armed {
     // The call may outlive the client's deadline by the grace; past that nobody will use its answer.
     graceTimer = services.vertx().setTimer(remainingMs + policy.upstreamGrace().toMillis(),
         t -> upstream.reset(0, ProxyFailure.timeout(route.timeout().plus(policy.upstreamGrace()).toMillis())));
-    upstream.headers().remove(HttpHeaders.TRANSFER_ENCODING);
     upstream.end(body);
     return upstream.response();
   }
@@ -334,7 +332,6 @@ final class IdempotentExchange extends Deadlines.Armed {
     }
     response.setStatusCode(answer.status()).setStatusMessage(answer.statusMessage());
     ForwardedHeaders.copy(answer.headers(), response.headers());
-    response.headers().remove(HttpHeaders.TRANSFER_ENCODING);
     response.headers().set(ForwardedHeaders.REQUEST_ID, requestId);
     return response.end(answer.body());
   }

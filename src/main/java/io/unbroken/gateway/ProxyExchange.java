@@ -90,7 +90,9 @@ final class ProxyExchange extends Deadlines.Armed {
     // The plain passthrough skips the journal and lock stages: each costs a future per request.
     Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
         ? connect()
-        : journal.open(requestId, route, summary()).compose(this::lockResource).compose(entry -> connect());
+        : journal.open(requestId, route, () -> RequestJournal.describe(request, route))
+            .compose(this::lockResource)
+            .compose(entry -> connect());
     connected
         .compose(this::forwardRequest)
         .compose(this::relayResponse)
@@ -117,11 +119,6 @@ final class ProxyExchange extends Deadlines.Armed {
   private Future<HttpClientRequest> connect() {
     forwardedAt = System.nanoTime();
     return client.request(Upstreams.requestOptions(route, request));
-  }
-
-  private JsonObject summary() {
-    return new JsonObject().put("method", request.method().name()).put("path", request.path())
-        .put("route", route.prefix());
   }
 
   private Future<HttpClientResponse> forwardRequest(HttpClientRequest upstream) {

@@ -13,6 +13,7 @@ import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.StreamAppend;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,6 +22,7 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,12 +87,12 @@ public final class RequestJournal {
    * Records that the request was accepted and is being forwarded. The future fails with a
    * {@link ProxyFailure} (503) when the request must not be forwarded.
    */
-  Future<Entry> open(String requestId, RouteConfig route, JsonObject request) {
+  Future<Entry> open(String requestId, RouteConfig route, Supplier<JsonObject> request) {
     if (route.events() == EventsMode.OFF) {
       return Future.succeededFuture(new Entry(requestId, route, Future.succeededFuture()));
     }
     StreamAppend append = new StreamAppend(RequestLifecycle.streamOf(requestId), ExpectedVersion.NO_STREAM,
-        List.of(event(RequestLifecycle.ACCEPTED, request, requestId),
+        List.of(event(RequestLifecycle.ACCEPTED, request.get(), requestId),
             event(RequestLifecycle.FORWARDED, new JsonObject().put("upstream", route.upstream().toString()), requestId)),
         List.of());
     if (route.events() == EventsMode.SYNC) {
@@ -141,12 +143,12 @@ public final class RequestJournal {
    * Records a retry answered from a stored answer (accepted, then replayed), behind the answer: the
    * upstream was not asked, so there is nothing to hold the client for.
    */
-  void replayed(String requestId, RouteConfig route, JsonObject request, JsonObject replay) {
+  void replayed(String requestId, RouteConfig route, Supplier<JsonObject> request, JsonObject replay) {
     if (route.events() == EventsMode.OFF) {
       return;
     }
     store.append(new StreamAppend(RequestLifecycle.streamOf(requestId), ExpectedVersion.NO_STREAM,
-            List.of(event(RequestLifecycle.ACCEPTED, request, requestId),
+            List.of(event(RequestLifecycle.ACCEPTED, request.get(), requestId),
                 event(RequestLifecycle.REPLAYED, replay, requestId)), List.of()))
         .onFailure(failure -> {
           unrecorded.increment();
@@ -189,6 +191,12 @@ public final class RequestJournal {
           }));
     }
     return Future.join(written).mapEmpty();
+  }
+
+  /** What the accepted event says of a request: built only for routes that record events. */
+  static JsonObject describe(HttpServerRequest request, RouteConfig route) {
+    return new JsonObject().put("method", request.method().name()).put("path", request.path())
+        .put("route", route.prefix());
   }
 
   private NewEvent event(String type, JsonObject data, String requestId) {

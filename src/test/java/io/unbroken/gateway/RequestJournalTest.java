@@ -107,7 +107,7 @@ class RequestJournalTest {
   }
 
   private static void close(RequestJournal journal, String requestId) {
-    journal.open(requestId, NO_EVENTS, new JsonObject())
+    journal.open(requestId, NO_EVENTS, JsonObject::new)
         .compose(entry -> journal.close(entry, RequestLifecycle.COMPLETED, new JsonObject(), List.of(row(requestId))));
   }
 
