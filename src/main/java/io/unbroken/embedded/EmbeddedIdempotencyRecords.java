@@ -34,11 +34,6 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
   }
 
   @Override
-  public synchronized Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
-    return find(scopeKey, fingerprint, now);
-  }
-
-  @Override
   public synchronized Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
     ClaimRecord record = records.get(scopeKey);
     if (record == null || !record.heldBy(owner)) {

@@ -3,7 +3,6 @@ package io.unbroken.idempotency;
 import io.vertx.core.Future;
 import java.time.Instant;
 import java.util.Collection;
-import java.util.Optional;
 
 /**
  * Where idempotency keys are claimed. Every change is one atomic step checked by owner token, so
@@ -15,9 +14,6 @@ public interface ClaimStore {
 
   /** Claims the ticket's key, or says who has it. */
   Future<Claim> claim(ClaimTicket ticket);
-
-  /** What the key holds now, without claiming it; empty when it is free. */
-  Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now);
 
   /**
    * Stores the final answer of the owner's attempt, kept until {@code expiresAt}; false when the

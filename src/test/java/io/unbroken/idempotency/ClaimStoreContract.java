@@ -158,20 +158,6 @@ public abstract class ClaimStoreContract {
   }
 
   @Test
-  void lookupTellsWhatTheKeyHoldsWithoutClaimingIt(VertxTestContext testContext) {
-    List<Object> seen = new ArrayList<>();
-    store.lookup(scope, "fp", T0).onSuccess(seen::add)
-        .compose(free -> store.lookup(scope, "fp", T0)).onSuccess(seen::add)
-        .compose(stillFree -> store.claim(ticket("a", "fp", T0)))
-        .compose(claimed -> store.lookup(scope, "fp", T0.plusSeconds(3))).onSuccess(seen::add)
-        .onComplete(testContext.succeeding(last -> testContext.verify(() -> {
-          assertThat(seen).containsExactly(Optional.empty(), Optional.empty(),
-              Optional.of(new Claim.InFlight(Duration.ofSeconds(7))));
-          testContext.completeNow();
-        })));
-  }
-
-  @Test
   void ofManySimultaneousClaimsExactlyOneWins(VertxTestContext testContext) {
     int claimants = 200;
     List<Future<Claim>> claims = new ArrayList<>();

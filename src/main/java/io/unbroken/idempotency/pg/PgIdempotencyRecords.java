@@ -61,11 +61,6 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
   }
 
   @Override
-  public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
-    return find(scopeKey, fingerprint, now);
-  }
-
-  @Override
   public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
     return pool.preparedQuery("UPDATE " + TABLE + " SET state = $3, answer = $4, completed_at = now(), expires_at = $5"
             + " WHERE scope_key = $1 AND owner = $2 AND state = 'in_flight'")

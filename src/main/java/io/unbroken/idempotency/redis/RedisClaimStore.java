@@ -16,7 +16,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Claims in Redis: one hash per scope key ({@code s} state, {@code o} owner, {@code f}
@@ -27,7 +26,7 @@ import java.util.Optional;
  */
 public final class RedisClaimStore implements ClaimStore {
 
-  // Classifies the record at KEYS[1] for ARGV: fingerprint, now (ms). Shared by claim and lookup.
+  // Classifies the record at KEYS[1] for ARGV: fingerprint, now (ms).
   private static final String CLASSIFY = """
       local r = redis.call('HMGET', KEYS[1], 's', 'o', 'f', 'l', 'e', 'a')
       local now = tonumber(ARGV[2])
@@ -46,8 +45,6 @@ public final class RedisClaimStore implements ClaimStore {
       redis.call('PEXPIREAT', KEYS[1], ARGV[5])
       return {'claimed'}
       """);
-
-  private static final RedisScript LOOKUP = new RedisScript(CLASSIFY + "return {'free'}\n");
 
   // ARGV: owner, answer, expiry (ms)
   private static final RedisScript COMPLETE = new RedisScript("""
@@ -91,12 +88,6 @@ public final class RedisClaimStore implements ClaimStore {
             ticket.owner(), Long.toString(ticket.leaseUntil().toEpochMilli()),
             Long.toString(ticket.expiresAt().toEpochMilli())))
         .recover(failure -> Future.failedFuture(unavailable(failure) ? new ClaimStoreUnavailable(failure) : failure))
-        .map(reply -> classify(reply).orElse(Claim.CLAIMED));
-  }
-
-  @Override
-  public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
-    return LOOKUP.run(redis, List.of(key(scopeKey)), List.of(fingerprint, Long.toString(now.toEpochMilli())))
         .map(RedisClaimStore::classify);
   }
 
@@ -138,15 +129,15 @@ public final class RedisClaimStore implements ClaimStore {
     return UNAVAILABLE_ERRORS.stream().anyMatch(message::startsWith);
   }
 
-  /** The claim a script's reply describes; empty for a free key (or one the caller just claimed). */
-  private static Optional<Claim> classify(Response reply) {
+  /** The claim a script's reply describes. */
+  private static Claim classify(Response reply) {
     String kind = reply.get(0).toString();
     return switch (kind) {
-      case "mismatch" -> Optional.of(Claim.MISMATCH);
-      case "in_flight" -> Optional.of(new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong())));
-      case "completed" -> Optional.of(new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString())),
-          Instant.ofEpochMilli(reply.get(2).toLong())));
-      default -> Optional.empty();
+      case "mismatch" -> Claim.MISMATCH;
+      case "in_flight" -> new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong()));
+      case "completed" -> new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString())),
+          Instant.ofEpochMilli(reply.get(2).toLong()));
+      default -> Claim.CLAIMED;
     };
   }
 
