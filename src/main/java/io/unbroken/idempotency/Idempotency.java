@@ -17,6 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,11 +57,11 @@ public final class Idempotency {
   private final Map<ClaimStore.HeldClaim, ClaimStore> held = new ConcurrentHashMap<>();
   private final Waiters waiters = new Waiters();
   private final RecentAnswers recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES);
-  private final AtomicLong degradedSince = new AtomicLong(-1);
+  // Why claims go to the fallback store; null while the primary takes them.
+  private final AtomicReference<String> degradedReason = new AtomicReference<>();
   private final String origin = UUID.randomUUID().toString();
   private final Queue<JsonObject> unsentNotices = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean noticesQueued = new AtomicBoolean();
-  private volatile String degradedReason;
 
   /**
    * @param durable where completed answers outlive the primary: PostgreSQL, the primary itself
@@ -90,7 +92,8 @@ public final class Idempotency {
     if (recent.isPresent()) {
       return Future.succeededFuture(recent.get());
     }
-    Future<Claim> claimed = degradedSince.get() >= 0 ? claimInFallback(ticket, degradedReason)
+    String degraded = degradedReason.get();
+    Future<Claim> claimed = degraded != null ? claimInFallback(ticket, degraded)
         : primary.claim(ticket).transform(result -> result.succeeded()
             ? claimedInPrimary(ticket, result.result())
             // Only a primary that cannot be reached sends claims elsewhere.
@@ -114,8 +117,7 @@ public final class Idempotency {
       return Future.failedFuture(failure);
     }
     String reason = "claims store unreachable: " + failure.getMessage();
-    if (degradedSince.compareAndSet(-1, System.nanoTime())) {
-      degradedReason = reason;
+    if (degradedReason.compareAndSet(null, reason)) {
       log.warn("Idempotency keys are claimed in PostgreSQL until Redis answers again ({})", reason);
     }
     return claimInFallback(ticket, reason);
@@ -233,18 +235,18 @@ public final class Idempotency {
 
   /** Why claims are going to the fallback store, when they are. */
   public Optional<String> degraded() {
-    return degradedSince.get() >= 0 ? Optional.of(degradedReason) : Optional.empty();
+    return Optional.ofNullable(degradedReason.get());
   }
 
   /** One heartbeat: renews every held claim, and returns to the primary once it answers. */
-  Future<Void> heartbeat(Future<?> primaryAlive) {
+  Future<Void> heartbeat(Supplier<Future<?>> primaryProbe) {
     Instant leaseUntil = clock.instant().plus(lease);
     Future<Void> primaryRenewed = primary.renew(heldIn(primary), leaseUntil);
     Future<Void> fallbackRenewed = fallback.map(store -> store.renew(heldIn(store), leaseUntil))
         .orElse(Future.succeededFuture());
-    Future<?> recovered = degradedSince.get() < 0 ? Future.succeededFuture()
-        : primaryAlive.onSuccess(alive -> {
-          degradedSince.set(-1);
+    Future<?> recovered = degradedReason.get() == null ? Future.succeededFuture()
+        : primaryProbe.get().onSuccess(alive -> {
+          degradedReason.set(null);
           log.info("Redis answers again: idempotency keys are claimed there again");
         });
     return Future.join(primaryRenewed, fallbackRenewed, recovered).mapEmpty();

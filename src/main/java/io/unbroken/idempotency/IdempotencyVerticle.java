@@ -62,7 +62,7 @@ public final class IdempotencyVerticle extends VerticleBase {
       return; // the last beat is still waiting for a store; leases are long enough to skip one
     }
     beating = true;
-    idempotency.heartbeat(primaryProbe.get())
+    idempotency.heartbeat(primaryProbe)
         .timeout(heartbeat.toMillis(), TimeUnit.MILLISECONDS)
         .onFailure(failure -> log.warn("Claim leases not renewed on this beat: {}", failure.getMessage()))
         .onComplete(done -> beating = false);

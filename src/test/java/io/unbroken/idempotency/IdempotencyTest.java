@@ -45,11 +45,6 @@ class IdempotencyTest {
     }
 
     @Override
-    public Future<Optional<Claim>> lookup(String scopeKey, String fingerprint, Instant now) {
-      return refused();
-    }
-
-    @Override
     public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
       return refused();
     }
@@ -163,7 +158,7 @@ class IdempotencyTest {
         })
         .compose(duplicate -> {
           testContext.verify(() -> assertThat(duplicate).isInstanceOf(Claim.InFlight.class));
-          return keys.heartbeat(Future.succeededFuture()).otherwiseEmpty();
+          return keys.heartbeat(Future::succeededFuture).otherwiseEmpty();
         })
         .onComplete(testContext.succeeding(beat -> testContext.verify(() -> {
           assertThat(keys.degraded()).as("the probe answered: back to the primary").isEmpty();
