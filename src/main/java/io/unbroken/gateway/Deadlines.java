@@ -28,6 +28,11 @@ final class Deadlines {
     long deadlineNanos() {
       return deadlineNanos;
     }
+
+    /** Whole milliseconds left until the deadline, 0 once it passed. */
+    long remainingMillis() {
+      return Math.max(0, (deadlineNanos - System.nanoTime()) / 1_000_000);
+    }
   }
 
   private static final class Lane {

@@ -25,6 +25,7 @@ final class ForwardedHeaders {
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
   private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(REQUEST_ID);
   private static final CharSequence X_CORRELATION_ID = HttpHeaders.createOptimized(CORRELATION_ID);
+  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
   private static final CharSequence HTTP = HttpHeaders.createOptimized("http");
   private static final CharSequence HTTPS = HttpHeaders.createOptimized("https");
 
@@ -41,8 +42,19 @@ final class ForwardedHeaders {
     }
   }
 
+  /**
+   * The headers of a request as it goes upstream: the client's, less hop-by-hop ones, plus the
+   * forwarding headers and the time left, relative so the upstream's clock need not agree with
+   * ours (it replaces any value the client sent).
+   */
+  static void forUpstream(HttpServerRequest request, MultiMap to, String requestId, long remainingMs) {
+    copy(request.headers(), to);
+    addForwarding(request, to, requestId);
+    to.set(REQUEST_DEADLINE, Long.toString(remainingMs));
+  }
+
   /** Adds what the upstream needs to know about the client's hop and this request. */
-  static void addForwarding(HttpServerRequest request, MultiMap to, String requestId) {
+  private static void addForwarding(HttpServerRequest request, MultiMap to, String requestId) {
     MultiMap from = request.headers();
     String client = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
     String priorFor = from.get(X_FORWARDED_FOR);

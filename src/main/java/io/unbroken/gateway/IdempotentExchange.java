@@ -47,7 +47,6 @@ final class IdempotentExchange extends Deadlines.Armed {
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
   private static final String REPLAYED = "Idempotent-Replayed";
   private static final long WAIT_POLL_MS = 250;
-  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
 
   /**
    * The upstream's whole answer, or, when {@code standIn}, the problem kept in place of an answer
@@ -143,7 +142,7 @@ final class IdempotentExchange extends Deadlines.Armed {
             "Idempotency key cannot be recorded", 503, "The request was not forwarded: its Idempotency-Key could not"
             + " be claimed in any store (" + failure.getMessage() + ")")))
         .compose(claim -> {
-          long leftMs = (deadlineNanos() - System.nanoTime()) / 1_000_000;
+          long leftMs = remainingMillis();
           if (!(claim instanceof Claim.InFlight inFlight) || policy.inflight() != IdempotencyPolicy.Inflight.WAIT
               || leftMs <= 0 || response.closed()) {
             return Future.succeededFuture(claim);
@@ -221,10 +220,8 @@ final class IdempotentExchange extends Deadlines.Armed {
   private Future<HttpClientResponse> send(HttpClientRequest upstream) {
     upstreamRequest = upstream;
     forwardedAt = System.nanoTime();
-    ForwardedHeaders.copy(request.headers(), upstream.headers());
-    ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
-    long remainingMs = Math.max(0, (deadlineNanos() - System.nanoTime()) / 1_000_000);
-    upstream.headers().set(REQUEST_DEADLINE, Long.toString(remainingMs));
+    long remainingMs = remainingMillis();
+    ForwardedHeaders.forUpstream(request, upstream.headers(), requestId, remainingMs);
     // The call may outlive the client's deadline by the grace; past that nobody will use its answer.
     graceTimer = services.vertx().setTimer(remainingMs + policy.upstreamGrace().toMillis(),
         t -> upstream.reset(0, ProxyFailure.timeout(route.timeout().plus(policy.upstreamGrace()).toMillis())));

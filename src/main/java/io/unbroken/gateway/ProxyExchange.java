@@ -38,7 +38,6 @@ final class ProxyExchange extends Deadlines.Armed {
   private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
   private static final long AGGREGATE_LIMIT = 16 * 1024;
   private static final String FENCING_TOKEN = "X-Fencing-Token";
-  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
   private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(ForwardedHeaders.REQUEST_ID);
   // A live holder must not lose its lease before its own timeout ends it.
   private static final Duration LOCK_LEASE_MARGIN = Duration.ofSeconds(5);
@@ -127,11 +126,7 @@ final class ProxyExchange extends Deadlines.Armed {
       upstream.reset(0, interruption);
       return Future.failedFuture(interruption);
     }
-    ForwardedHeaders.copy(request.headers(), upstream.headers());
-    ForwardedHeaders.addForwarding(request, upstream.headers(), requestId);
-    // Relative, so the upstream's clock need not agree with ours; replaces any value the client sent.
-    long remainingMs = Math.max(0, (deadlineNanos() - System.nanoTime()) / 1_000_000);
-    upstream.headers().set(REQUEST_DEADLINE, Long.toString(remainingMs));
+    ForwardedHeaders.forUpstream(request, upstream.headers(), requestId, remainingMillis());
     if (lock != null) {
       upstream.headers().set(FENCING_TOKEN, Long.toString(lock.fencingToken()));
     }
