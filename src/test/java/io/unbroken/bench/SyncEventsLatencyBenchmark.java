@@ -20,8 +20,10 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 /**
@@ -48,6 +50,11 @@ import java.util.function.Function;
  * millisecond after it was due, which both routes pay alike, so the difference (sync - off) is
  * the cost of recording. The upstream is a Vert.x server on an event loop of its own, answering
  * {@code hello from upstream}.
+ *
+ * <p>Each run also prints what the node's writer did meanwhile (from its {@code /metrics}): events
+ * per commit, the mean commit, and the histogram buckets that hold the 99th percentile and the
+ * slowest commit. A request p99 far above the commit p99 means requests waited behind a commit
+ * rather than in one.
  *
  * <p>A route that cannot carry the offered rate builds a queue that only grows, and would keep the
  * node busy long after its run, spoiling the next. So each open-loop run stops sending once
@@ -253,15 +260,15 @@ public final class SyncEventsLatencyBenchmark {
   }
 
   private static void printHeader() {
-    System.out.println(format("  %-6s %-6s %10s %10s %9s %9s %9s %9s %7s %9s %10s", "route", "loop", "offered/s",
-        "answers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "ev/commit", "commit ms"));
+    System.out.println(format("  %-6s %-6s %10s %10s %9s %9s %9s %9s %7s %9s %10s %10s %10s", "route", "loop", "offered/s",
+        "answers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "ev/commit", "commit ms", "commit p99", "commit max"));
   }
 
   private static void printRun(Run run) {
-    System.out.println(format("  %-6s %-6s %10s %10.0f %9.3f %9.3f %9.3f %9.3f %7d %9s %10s", run.route(), run.kind(),
+    System.out.println(format("  %-6s %-6s %10s %10.0f %9.3f %9.3f %9.3f %9.3f %7d %9s %10s %10s %10s", run.route(), run.kind(),
         Double.isNaN(run.offered()) ? "-" : format("%.0f", run.offered()), run.rate(), run.p(50), run.p(99),
         run.p(99.9), run.p(100), run.tally().errors, run.store().eventsPerCommitText(),
-        run.store().commitMillisText()));
+        run.store().commitMillisText(), run.store().commitPercentileText(99), run.store().commitPercentileText(100)));
     if (run.tally().firstError != null) {
       System.out.println("         first error: " + run.tally().firstError);
     }
@@ -314,11 +321,16 @@ public final class SyncEventsLatencyBenchmark {
     return differences;
   }
 
-  /** The event store's writer meters, scraped from the node's admin {@code /metrics}. */
-  record EventMeters(double commits, double events, double commitSeconds) {
+  /**
+   * The event store's writer meters, scraped from the node's admin {@code /metrics}; {@code commitBuckets}
+   * maps each commit-latency bucket's upper bound (seconds) to its cumulative count.
+   */
+  record EventMeters(double commits, double events, double commitSeconds, NavigableMap<Double, Double> commitBuckets) {
+
+    private static final String COMMIT_LATENCY = "unbroken_events_commit_latency_seconds";
 
     /** What happened between two scrapes. */
-    record Delta(double commits, double events, double commitSeconds) {
+    record Delta(double commits, double events, double commitSeconds, NavigableMap<Double, Double> commitBuckets) {
       String eventsPerCommitText() {
         return commits > 0 ? format("%.1f", events / commits) : "-";
       }
@@ -326,25 +338,52 @@ public final class SyncEventsLatencyBenchmark {
       String commitMillisText() {
         return commits > 0 ? format("%.3f", 1000 * commitSeconds / commits) : "-";
       }
+
+      /**
+       * The upper bound of the bucket that holds the commit at {@code percentile}: whether a slow
+       * answer's time went into committing or into waiting for a commit.
+       */
+      String commitPercentileText(double percentile) {
+        return commitBuckets.entrySet().stream()
+            .filter(bucket -> commits > 0 && bucket.getValue() >= percentile / 100 * commits)
+            .findFirst()
+            .map(bucket -> format("<=%.1f", 1000 * bucket.getKey()))
+            .orElse("-");
+      }
     }
 
     static EventMeters scrape(Driver driver, int adminPort) {
       String text = await(driver.body(adminPort, "/metrics"), Duration.ofSeconds(10)).toString();
+      NavigableMap<Double, Double> buckets = new TreeMap<>();
+      for (String line : text.split("\n")) {
+        int bound = line.indexOf("le=\"");
+        if (line.startsWith(COMMIT_LATENCY + "_bucket{") && bound >= 0) {
+          String le = line.substring(bound + 4, line.indexOf('"', bound + 4));
+          buckets.put(le.equals("+Inf") ? Double.POSITIVE_INFINITY : Double.parseDouble(le), lastNumber(line));
+        }
+      }
       return new EventMeters(value(text, "unbroken_events_batch_size_count"),
-          value(text, "unbroken_events_batch_size_sum"), value(text, "unbroken_events_commit_latency_seconds_sum"));
+          value(text, "unbroken_events_batch_size_sum"), value(text, COMMIT_LATENCY + "_sum"), buckets);
     }
 
     Delta since(EventMeters before) {
-      return new Delta(commits - before.commits, events - before.events, commitSeconds - before.commitSeconds);
+      NavigableMap<Double, Double> buckets = new TreeMap<>();
+      commitBuckets.forEach((bound, count) -> buckets.put(bound, count - before.commitBuckets.getOrDefault(bound, 0.0)));
+      return new Delta(commits - before.commits, events - before.events, commitSeconds - before.commitSeconds,
+          buckets);
     }
 
     private static double value(String text, String name) {
       for (String line : text.split("\n")) {
         if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-          return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+          return lastNumber(line);
         }
       }
       return 0;
+    }
+
+    private static double lastNumber(String line) {
+      return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
     }
   }
 }

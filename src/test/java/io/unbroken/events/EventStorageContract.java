@@ -264,6 +264,22 @@ public abstract class EventStorageContract {
   }
 
   @Test
+  public void aBatchIsReadInBatchOrderWhateverItsStreamsAreCalled(VertxTestContext testContext) {
+    String zulu = stream("zulu");
+    String alpha = stream("alpha");
+    storage.appendBatch(List.of(
+            StreamAppend.of(zulu, ExpectedVersion.NO_STREAM, event("Z", 1)),
+            StreamAppend.of(alpha, ExpectedVersion.ANY, event("A", 2)),
+            StreamAppend.of(zulu, ExpectedVersion.exactly(1), event("Z", 3))))
+        .compose(batch -> readAllFrom(GlobalCheckpoint.START, 10_000, 3))
+        .onComplete(testContext.succeeding(events -> testContext.verify(() -> {
+          assertStrictlyIncreasing(events);
+          assertThat(mine(events)).extracting(this::label).containsExactly(zulu + ":1", alpha + ":1", zulu + ":2");
+          testContext.completeNow();
+        })));
+  }
+
+  @Test
   public void appendsToOneStreamInOneBatchChainTheirExpectations(VertxTestContext testContext) {
     String stream = stream("chained");
     AtomicReference<List<AppendOutcome>> outcomes = new AtomicReference<>();
