@@ -45,8 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Procedure, as in {@link SyncEventsLatencyBenchmark}: warm up, find each route's closed-loop
  * maximum, then drive the three at {@code bench.ratePercent} (half) of {@code /pass}'s maximum
  * with an open-loop generator (latency counted from when each request was due), order rotating per
- * round, and report medians over rounds of p50 and p99 and what each route adds over
- * {@code /pass}. Then a duplicate storm: {@code bench.storm} simultaneous requests with one key
+ * round, each on a freshly collected heap and printing its collections ({@code gc n/ms}), and
+ * report medians over rounds of p50 and p99 and what each route adds over {@code /pass}. Then a duplicate storm: {@code bench.storm} simultaneous requests with one key
  * on a route that answers 409 and one that holds duplicates until the first finishes, counting
  * what reached the upstream. Last, the Bloom filter: the durable answers are replaced by
  * {@code bench.filterKeys} new ones and the filter of that size is rebuilt from them, as a node
@@ -69,7 +69,7 @@ public final class IdempotencyLatencyBenchmark {
   private static final double TARGET_P99_MS = 1.0;
 
   /** One measured run of one route. */
-  private record Run(String route, double rate, Tally tally) {
+  private record Run(String route, double rate, Tally tally, GcPauses gc) {
     double p(double percentile) {
       return percentileMillis(tally.latency, percentile);
     }
@@ -253,20 +253,23 @@ public final class IdempotencyLatencyBenchmark {
   }
 
   private Run closedLoop(String route, Duration settleFor, Duration length) {
+    GcPauses before = GcPauses.now();
     long from = System.nanoTime() + settleFor.toNanos();
     long until = from + length.toNanos();
     Tally total = collect(drivers.stream().map(d -> d.closedLoop(route + "/orders", from, until)).toList(), until);
-    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total);
+    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
   }
 
   private Run openLoop(String route, double rate) {
+    GcPauses.startClean();
+    GcPauses before = GcPauses.now();
     long start = System.nanoTime() + Duration.ofMillis(20).toNanos();
     long from = start + settle.toNanos();
     long until = from + duration.toNanos();
     long maxOutstanding = Math.max(2L * drivers.get(0).connections, (long) Math.ceil(rate / drivers.size()));
     Tally total = collect(drivers.stream()
         .map(d -> d.openLoop(route + "/orders", rate, start, from, until, maxOutstanding)).toList(), until);
-    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total);
+    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
   }
 
   private static Tally collect(List<Future<Tally>> tallies, long until) {
@@ -279,16 +282,16 @@ public final class IdempotencyLatencyBenchmark {
   }
 
   private static void printHeader() {
-    System.out.println(format("  %-8s %-6s %10s %9s %9s %9s %7s %s", "route", "loop", "answers/s", "p50 ms", "p99 ms",
-        "max ms", "errors", "note"));
+    System.out.println(format("  %-8s %-6s %10s %9s %9s %9s %7s %10s %s", "route", "loop", "answers/s", "p50 ms",
+        "p99 ms", "max ms", "errors", "gc n/ms", "note"));
   }
 
   private static void printRun(String loop, Run run) {
     Tally tally = run.tally();
     String note = !Double.isNaN(tally.saturatedAt) ? "SATURATED (latency is queueing)"
         : tally.firstError != null ? "first error: " + tally.firstError : "";
-    System.out.println(format("  %-8s %-6s %10.0f %9.3f %9.3f %9.3f %7d %s", run.route(), loop, run.rate(),
-        run.p(50), run.p(99), run.p(100), tally.errors, note));
+    System.out.println(format("  %-8s %-6s %10.0f %9.3f %9.3f %9.3f %7d %10s %s", run.route(), loop, run.rate(),
+        run.p(50), run.p(99), run.p(100), tally.errors, run.gc().text(), note));
   }
 
   /** {@code count} simultaneous requests with one key, on each storm route; what reached the upstream. */

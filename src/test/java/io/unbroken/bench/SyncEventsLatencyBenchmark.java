@@ -56,6 +56,11 @@ import java.util.function.Function;
  * slowest commit. A request p99 far above the commit p99 means requests waited behind a commit
  * rather than in one.
  *
+ * <p>Every open-loop run starts on a freshly collected heap ({@code System.gc()} before it), so
+ * what a saturated run before it promoted does not come back as one long pause in the middle of
+ * the next; each run prints its collections and the milliseconds they stopped the JVM
+ * ({@code gc n/ms}): a p99 close to a run's longest pause is the collector's.
+ *
  * <p>A route that cannot carry the offered rate builds a queue that only grows, and would keep the
  * node busy long after its run, spoiling the next. So each open-loop run stops sending once
  * {@code bench.maxBacklogSeconds} (1) seconds' worth of requests are unanswered; it is then reported
@@ -77,7 +82,7 @@ public final class SyncEventsLatencyBenchmark {
 
   /** One measured run of one route. */
   record Run(int round, String route, String kind, double offered, double seconds, Tally tally,
-      EventMeters.Delta store) {
+      EventMeters.Delta store, GcPauses gc) {
 
     double rate() {
       return tally.answeredInWindow / seconds;
@@ -234,6 +239,7 @@ public final class SyncEventsLatencyBenchmark {
   }
 
   private Run openLoop(int round, String route, double rate) {
+    GcPauses.startClean();
     long start = System.nanoTime() + Duration.ofMillis(20).toNanos(); // every driver is on its timer by then
     long from = start + settle.toNanos();
     long until = from + duration.toNanos();
@@ -247,6 +253,7 @@ public final class SyncEventsLatencyBenchmark {
   private Run measured(int round, String route, String kind, double offered, long from, long until,
       Function<Driver, Future<Tally>> load) {
     EventMeters before = EventMeters.scrape(drivers.get(0), adminPort);
+    GcPauses gcBefore = GcPauses.now();
     List<Future<Tally>> tallies = drivers.stream().map(load).toList();
     Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(Driver.DRAIN_TIMEOUT).plusSeconds(5);
     Tally total = new Tally();
@@ -256,19 +263,21 @@ public final class SyncEventsLatencyBenchmark {
     EventMeters after = EventMeters.scrape(drivers.get(0), adminPort);
     // A saturated run stops sending early; its answers still come at the route's pace until the last.
     long end = Double.isNaN(total.saturatedAt) ? until : Math.max(from + 1, Math.min(until, total.lastAnswer));
-    return new Run(round, route, kind, offered, (end - from) / 1e9, total, after.since(before));
+    return new Run(round, route, kind, offered, (end - from) / 1e9, total, after.since(before),
+        GcPauses.now().since(gcBefore));
   }
 
   private static void printHeader() {
-    System.out.println(format("  %-6s %-6s %10s %10s %9s %9s %9s %9s %7s %9s %10s %10s %10s", "route", "loop", "offered/s",
-        "answers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "ev/commit", "commit ms", "commit p99", "commit max"));
+    System.out.println(format("  %-6s %-6s %10s %10s %9s %9s %9s %9s %7s %9s %10s %10s %10s %8s", "route", "loop", "offered/s",
+        "answers/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "ev/commit", "commit ms", "commit p99", "commit max", "gc n/ms"));
   }
 
   private static void printRun(Run run) {
-    System.out.println(format("  %-6s %-6s %10s %10.0f %9.3f %9.3f %9.3f %9.3f %7d %9s %10s %10s %10s", run.route(), run.kind(),
+    System.out.println(format("  %-6s %-6s %10s %10.0f %9.3f %9.3f %9.3f %9.3f %7d %9s %10s %10s %10s %8s", run.route(), run.kind(),
         Double.isNaN(run.offered()) ? "-" : format("%.0f", run.offered()), run.rate(), run.p(50), run.p(99),
         run.p(99.9), run.p(100), run.tally().errors, run.store().eventsPerCommitText(),
-        run.store().commitMillisText(), run.store().commitPercentileText(99), run.store().commitPercentileText(100)));
+        run.store().commitMillisText(), run.store().commitPercentileText(99), run.store().commitPercentileText(100),
+        run.gc().text()));
     if (run.tally().firstError != null) {
       System.out.println("         first error: " + run.tally().firstError);
     }
