@@ -5,7 +5,9 @@
 -- Same contract as V4: appends are decided in the order given within each stream; returns per
 -- append the version its stream had before it, or -(current version + 1) when its expected
 -- version was wrong (nothing of it is written); events keep the batch's order. Appends are
--- visited in stream-id order, so concurrent batches lock stream rows alike and never deadlock. A
+-- visited in stream-id order, so concurrent batches lock stream rows alike and never deadlock. An
+-- append whose guarded update misses locks the row and looks again before it is rejected, as V4
+-- did: a move committed while it waited may have brought the stream to the expected version. A
 -- rejected append no longer leaves an empty stream row behind.
 CREATE OR REPLACE FUNCTION append_batch(
     a_streams text[], a_expected int[], a_sizes int[],
@@ -19,6 +21,7 @@ DECLARE
   written_stream text[] := '{}';
   written_version int[] := '{}';
   before_version int;
+  current_version int;
   next_event int := 1;
   i int;
 BEGIN
@@ -47,8 +50,18 @@ BEGIN
         RETURNING known.version - a_sizes[i] INTO before_version;
     END IF;
     IF before_version IS NULL THEN
-      SELECT version INTO before_version FROM streams WHERE stream_id = a_streams[i] FOR UPDATE;
-      outcomes[i] := -coalesce(before_version, 0) - 1;
+      SELECT version INTO current_version FROM streams WHERE stream_id = a_streams[i] FOR UPDATE;
+      current_version := coalesce(current_version, 0);
+      IF a_expected[i] > 0 AND current_version = a_expected[i] THEN
+        -- The update judged the version its snapshot showed; another batch's move, committed while
+        -- this one waited for the lock, is seen now.
+        UPDATE streams SET version = current_version + a_sizes[i], touched_at = now()
+          WHERE stream_id = a_streams[i];
+        before_version := current_version;
+      END IF;
+    END IF;
+    IF before_version IS NULL THEN
+      outcomes[i] := -current_version - 1;
     ELSE
       outcomes[i] := before_version;
       FOR j IN 0 .. a_sizes[i] - 1 LOOP

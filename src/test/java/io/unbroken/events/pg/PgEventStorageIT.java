@@ -1,9 +1,16 @@
 package io.unbroken.events.pg;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.events.AppendOutcome;
+import io.unbroken.events.AppendResult;
 import io.unbroken.events.EventStorage;
 import io.unbroken.events.EventStorageContract;
+import io.unbroken.events.ExpectedVersion;
+import io.unbroken.events.NewEvent;
 import io.unbroken.events.Stamps;
+import io.unbroken.events.StreamAppend;
 import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.platform.PostgresConnector;
@@ -11,8 +18,11 @@ import io.unbroken.testing.Await;
 import io.unbroken.testing.TestServices;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,8 +31,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * The event storage contract against the real PostgreSQL: one fresh database for the class with
@@ -34,6 +46,7 @@ class PgEventStorageIT extends EventStorageContract {
 
   private static UnbrokenConfig.Postgres database;
   private Pool pool;
+  private PgEventStorage storage;
 
   @BeforeAll
   static void createDatabase() {
@@ -52,7 +65,35 @@ class PgEventStorageIT extends EventStorageContract {
   @Override
   protected EventStorage createStorage(Vertx vertx) {
     pool = PostgresConnector.create(vertx, database);
-    return storageOn(pool);
+    storage = storageOn(pool);
+    return storage;
+  }
+
+  /**
+   * Another node's append that has moved a stream but not yet committed: an append expecting the
+   * version it moves to waits for it and then commits, rather than reading the old version and
+   * failing with an expectation that names the version it expected.
+   */
+  @Test
+  void anExactExpectationWaitsForAnUncommittedMoveOfItsStream() {
+    String stream = "waits-" + UUID.randomUUID();
+    Await.result(storage.appendBatch(List.of(StreamAppend.of(stream, ExpectedVersion.NO_STREAM,
+        NewEvent.of("A", new JsonObject()), NewEvent.of("B", new JsonObject()), NewEvent.of("C", new JsonObject())))));
+    SqlConnection otherNode = Await.result(pool.getConnection());
+    try {
+      Transaction moving = Await.result(otherNode.begin());
+      Await.result(otherNode.preparedQuery("UPDATE streams SET version = 5 WHERE stream_id = $1").execute(Tuple.of(stream)));
+      Future<List<AppendOutcome>> waiting = storage.appendBatch(
+          List.of(StreamAppend.of(stream, ExpectedVersion.exactly(5), NewEvent.of("F", new JsonObject()))));
+      Await.until("the append waits for the uncommitted move", Duration.ofSeconds(10), () -> Await.result(
+          pool.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+              + " AND wait_event_type = 'Lock'").execute()).iterator().next().getLong(0) > 0);
+      Await.result(moving.commit());
+      AppendResult appended = Await.result(Await.result(waiting).get(0).toFuture());
+      assertThat(appended.firstVersion()).isEqualTo(6);
+    } finally {
+      Await.result(otherNode.close());
+    }
   }
 
   private static PgEventStorage storageOn(Pool pool) {
