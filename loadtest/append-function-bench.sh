@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# What the database spends on the appends of one request, with the current append_batch function
+# against the one before a given migration: the same pgbench scripts on two fresh databases, one
+# migrated up to BASELINE (default 6: V4's function) and one migrated fully, rounds alternating.
+#
+# Scripts (one pgbench transaction each, every stream new)
+#   request   what the gateway appends for one events: sync request: an opening of 2 events on a
+#             new stream, then its completion of 1 event, as two calls (two commits)
+#   batch4    one call with the openings of 4 requests (a small group commit)
+# Runs with synchronous_commit=off, so the figures are the database's CPU per call and not the
+# disk's flush; one client, simple protocol. Prints each round, then medians and current/baseline.
+#
+# Usage
+#   loadtest/append-function-bench.sh                  # ~2 min
+#   BASELINE=6 DURATION=8 ROUNDS=3 loadtest/append-function-bench.sh
+# Environment: BASELINE [6]  DURATION [8] seconds per run  ROUNDS [3]  PGPORT [5432]  PGUSER [postgres]
+# Both databases are dropped on exit. All traffic goes to 127.0.0.1.
+set -euo pipefail
+
+ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+source "$ROOT_DIR/loadtest/lib.sh"
+BASELINE=${BASELINE:-6}
+DURATION=${DURATION:-8}
+ROUNDS=${ROUNDS:-3}
+PGPORT=${PGPORT:-5432}
+PGUSER=${PGUSER:-postgres}
+PGHOST=127.0.0.1
+MIGRATIONS="$ROOT_DIR/src/main/resources/db/migration"
+DATABASES=()
+WORK_DIR=$(mktemp -d)
+
+cleanup() {
+  local rc=$? name
+  trap - EXIT INT TERM HUP PIPE
+  for name in "${DATABASES[@]}"; do
+    dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$name" || log "warning: drop $name by hand"
+  done
+  rm -rf "$WORK_DIR"
+  exit "$rc"
+}
+trap cleanup EXIT INT TERM HUP PIPE
+
+for tool in createdb dropdb psql pgbench; do
+  command -v "$tool" >/dev/null || die "$tool is needed (PostgreSQL client tools)"
+done
+
+# Creates a database and applies the migrations up to version $2 (all when empty).
+migrated_database() { # name up-to-version
+  local name=$1 file version
+  createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$name" || die "could not create database $name"
+  DATABASES+=("$name")
+  while read -r file; do
+    version=$(basename "$file" | sed 's/^V\([0-9]*\)__.*/\1/')
+    [[ -z $2 || $version -le $2 ]] || continue
+    psql -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$name" -f "$file" >/dev/null ||
+      die "migration $file failed on $name"
+  done < <(find "$MIGRATIONS" -name 'V*__*.sql' | sort -V)
+}
+
+# Opening: RequestAccepted + RequestForwarded on a new stream; completion: RequestCompleted at version 2.
+cat >"$WORK_DIR/request.sql" <<'SQL'
+\set id random(1, 1000000000)
+SELECT append_batch(ARRAY['request-' || :id], ARRAY[0], ARRAY[2], ARRAY[CAST(:id AS bigint) * 4, CAST(:id AS bigint) * 4 + 1], ARRAY['RequestAccepted', 'RequestForwarded'], ARRAY['{"method": "POST", "path": "/orders", "query": null}', '{"upstream": "http://127.0.0.1:9000"}'], ARRAY['{"node": "bench"}', '{"node": "bench"}'], ARRAY[1, 2]::bigint[]);
+SELECT append_batch(ARRAY['request-' || :id], ARRAY[2], ARRAY[1], ARRAY[CAST(:id AS bigint) * 4 + 2], ARRAY['RequestCompleted'], ARRAY['{"status": 200}'], ARRAY['{"node": "bench"}'], ARRAY[3]::bigint[]);
+SQL
+{
+  echo '\set id random(1, 200000000)'
+  streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs=""
+  for i in 0 1 2 3; do
+    sep=${streams:+, }
+    streams+="${sep}'batch-' || (:id * 4 + $i)"
+    expected+="${sep}0"
+    sizes+="${sep}2"
+    ids+="${sep}CAST(:id AS bigint) * 8 + $((2 * i)), CAST(:id AS bigint) * 8 + $((2 * i + 1))"
+    types+="${sep}'RequestAccepted', 'RequestForwarded'"
+    data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
+    metadata+="${sep}'{}', '{}'"
+    hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
+  done
+  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]);"
+} >"$WORK_DIR/batch4.sql"
+
+machine_load start
+warn_if_busy
+suffix="$(date +%s)_$$"
+migrated_database "abench_baseline_$suffix" "$BASELINE"
+migrated_database "abench_current_$suffix" ""
+log "databases: abench_baseline_$suffix (migrations up to V$BASELINE), abench_current_$suffix (all)"
+
+# Prints the mean latency (ms) of one pgbench run.
+run_once() { # database script
+  PGOPTIONS="-c synchronous_commit=off" pgbench -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -n -M simple -c 1 \
+    -T "$DURATION" -f "$WORK_DIR/$2.sql" "$1" 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A results
+printf '\n%-8s %-7s %12s %12s\n' "script" "round" "baseline ms" "current ms"
+for script in request batch4; do
+  for ((round = 1; round <= ROUNDS; round++)); do
+    # Alternate which database goes first, so that drift does not favour either.
+    if ((round % 2)); then
+      base=$(run_once "abench_baseline_$suffix" "$script"); current=$(run_once "abench_current_$suffix" "$script")
+    else
+      current=$(run_once "abench_current_$suffix" "$script"); base=$(run_once "abench_baseline_$suffix" "$script")
+    fi
+    [[ -n $base && -n $current ]] || die "pgbench printed no latency for $script"
+    printf '%-8s %-7s %12s %12s\n' "$script" "$round" "$base" "$current"
+    results[$script.base]+="$base "
+    results[$script.current]+="$current "
+  done
+done
+
+printf '\nmedians (ms per pgbench transaction; request = its two calls)\n'
+printf '%-8s %12s %12s %16s\n' "script" "baseline" "current" "current/baseline"
+for script in request batch4; do
+  base=$(tr ' ' '\n' <<<"${results[$script.base]}" | grep . | median)
+  current=$(tr ' ' '\n' <<<"${results[$script.current]}" | grep . | median)
+  printf '%-8s %12.3f %12.3f %15.2fx\n' "$script" "$base" "$current" "$(awk -v c="$current" -v b="$base" 'BEGIN { print c / b }')"
+done
+printf '\n'
+machine_load end
