@@ -7,8 +7,8 @@
 #   request   what the gateway appends for one events: sync request: an opening of 2 events on a
 #             new stream, then its completion of 1 event, as two calls (two commits)
 #   batch4    one call with the openings of 4 requests (a small group commit)
-# Runs with synchronous_commit=off, so the figures are the database's CPU per call and not the
-# disk's flush; one client, simple protocol. Prints each round, then medians and current/baseline.
+# Runs with synchronous_commit=off, so the figures are the database's CPU per pgbench transaction
+# (for request, both calls) and not the disk's flush; one client, simple protocol. Prints each round, then medians and current/baseline.
 #
 # Usage
 #   loadtest/append-function-bench.sh                  # ~2 min
@@ -32,14 +32,19 @@ WORK_DIR=$(mktemp -d)
 
 cleanup() {
   local rc=$? name
-  trap - EXIT INT TERM HUP PIPE
+  trap - EXIT
   for name in "${DATABASES[@]}"; do
     dropdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" --if-exists --force "$name" || log "warning: drop $name by hand"
   done
   rm -rf "$WORK_DIR"
   exit "$rc"
 }
-trap cleanup EXIT INT TERM HUP PIPE
+trap cleanup EXIT
+# A signal ends the script with its own status; the EXIT trap then drops the databases.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 for tool in createdb dropdb psql pgbench; do
   command -v "$tool" >/dev/null || die "$tool is needed (PostgreSQL client tools)"
@@ -88,10 +93,12 @@ migrated_database "abench_baseline_$suffix" "$BASELINE"
 migrated_database "abench_current_$suffix" ""
 log "databases: abench_baseline_$suffix (migrations up to V$BASELINE), abench_current_$suffix (all)"
 
-# Prints the mean latency (ms) of one pgbench run.
+# Prints the mean latency (ms) of one pgbench run; dies with pgbench's own output when it fails.
 run_once() { # database script
-  PGOPTIONS="-c synchronous_commit=off" pgbench -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -n -M simple -c 1 \
-    -T "$DURATION" -f "$WORK_DIR/$2.sql" "$1" 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
+  local out
+  out=$(PGOPTIONS="-c synchronous_commit=off" pgbench -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -n -M simple -c 1 \
+    -T "$DURATION" -f "$WORK_DIR/$2.sql" "$1" 2>&1) || { printf '%s\n' "$out" >&2; die "pgbench failed: $2 on $1"; }
+  sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p' <<<"$out"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

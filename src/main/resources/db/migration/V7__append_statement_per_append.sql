@@ -1,13 +1,16 @@
--- append_batch (V4) with one statement per append instead of four for the batch plus two per
--- append: the stream row is created, moved or checked by a single insert or update, which also
--- locks it. Half the database time of a request's two appends on the gateway's sync routes.
+-- append_batch (V4) deciding each append with one statement where V4 spent three for the batch
+-- and two per append: the stream row is created, moved or checked by a single insert or update,
+-- which also locks it (a rejected append takes one or two more). Half the database time of a
+-- request's two appends on the gateway's sync routes (loadtest/append-function-bench.sh).
 --
 -- Same contract as V4: appends are decided in the order given within each stream; returns per
 -- append the version its stream had before it, or -(current version + 1) when its expected
 -- version was wrong (nothing of it is written); events keep the batch's order. Appends are
 -- visited in stream-id order, so concurrent batches lock stream rows alike and never deadlock. An
 -- append whose guarded update misses locks the row and looks again before it is rejected, as V4
--- did: a move committed while it waited may have brought the stream to the expected version. A
+-- did: a move committed while it waited may have brought the stream to the expected version.
+-- Unlike V4, an exact expectation on a stream another transaction is creating but has not
+-- committed does not wait for it: it is rejected (version 0), ordered before that creation. A
 -- rejected append no longer leaves an empty stream row behind.
 CREATE OR REPLACE FUNCTION append_batch(
     a_streams text[], a_expected int[], a_sizes int[],

@@ -32,10 +32,10 @@ import java.util.List;
  *
  * <p>A batch is one call of the {@code append_batch} function (migrations V4, V7), whatever its
  * size: it visits the appends in stream-id order (so concurrent batches on any node lock stream
- * rows alike, serialize per stream and never deadlock), checks and moves each stream's version
- * with one statement per append, and inserts the accepted events in batch order. A wrong expected
- * version rejects that append only; the others commit together. A batch without side rows is that one statement in its own transaction,
- * one round trip; side rows of the accepted appends join it in an explicit transaction.
+ * rows alike, serialize per stream and never deadlock), checks and moves each stream's version,
+ * and inserts the accepted events in batch order. A wrong expected version rejects that append
+ * only; the others commit together. A batch without side rows is that one statement in its own
+ * transaction, one round trip; side rows of the accepted appends join it in an explicit transaction.
  *
  * <p>{@link #readAll} orders by (transaction id, position) and reads only below
  * {@code pg_snapshot_xmin(pg_current_snapshot())}: transactions below that horizon are finished,

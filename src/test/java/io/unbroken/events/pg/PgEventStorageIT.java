@@ -82,7 +82,8 @@ class PgEventStorageIT extends EventStorageContract {
     SqlConnection otherNode = Await.result(pool.getConnection());
     try {
       Transaction moving = Await.result(otherNode.begin());
-      Await.result(otherNode.preparedQuery("UPDATE streams SET version = 5 WHERE stream_id = $1").execute(Tuple.of(stream)));
+      Await.result(otherNode.preparedQuery("UPDATE streams SET version = 5 WHERE stream_id = $1")
+          .execute(Tuple.of(stream)));
       Future<List<AppendOutcome>> waiting = storage.appendBatch(
           List.of(StreamAppend.of(stream, ExpectedVersion.exactly(5), NewEvent.of("F", new JsonObject()))));
       Await.until("the append waits for the uncommitted move", Duration.ofSeconds(10), () -> Await.result(
