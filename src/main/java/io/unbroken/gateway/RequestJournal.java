@@ -161,7 +161,8 @@ public final class RequestJournal {
     pendingRows.addAll(rows);
     int pending = pendingRowCount.addAndGet(rows.size());
     if (pending >= MAX_ROWS_PER_UNIT && pending - rows.size() < MAX_ROWS_PER_UNIT) {
-      vertx.runOnContext(v -> flushRows()); // a full unit need not wait for the window
+      // A full unit need not wait for the window; the window's timer stays, for the rows after it.
+      vertx.runOnContext(v -> sendRows());
     } else if (rowsFlushQueued.compareAndSet(false, true)) {
       if (writeBehind.isZero()) {
         vertx.runOnContext(v -> flushRows());
@@ -175,6 +176,10 @@ public final class RequestJournal {
   /** Sends the rows still gathering to the writer now (a graceful stop); completes once they are written. */
   Future<Void> flushRows() {
     rowsFlushQueued.set(false);
+    return sendRows();
+  }
+
+  private Future<Void> sendRows() {
     List<SideRow> rows = new ArrayList<>();
     for (SideRow row = pendingRows.poll(); row != null; row = pendingRows.poll()) {
       rows.add(row);

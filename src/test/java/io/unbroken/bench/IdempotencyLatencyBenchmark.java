@@ -47,8 +47,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * with an open-loop generator (latency counted from when each request was due), order rotating per
  * round, each on a freshly collected heap and printing its collections ({@code gc n/ms}), and
  * report medians over rounds of p50 and p99 and what each route adds over {@code /pass}. Then a
- * duplicate storm: {@code bench.storm} simultaneous requests with one key on a route that answers 409 and one that holds duplicates until the first finishes, counting
- * what reached the upstream. Last, the Bloom filter: the durable answers are replaced by
+ * duplicate storm: {@code bench.storm} simultaneous requests with one key on a route that
+ * answers 409 and one that holds duplicates until the first finishes, counting what reached the
+ * upstream. Last, the Bloom filter: the durable answers are replaced by
  * {@code bench.filterKeys} new ones and the filter of that size is rebuilt from them, as a node
  * does at start.
  *

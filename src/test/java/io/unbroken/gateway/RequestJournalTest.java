@@ -93,6 +93,26 @@ class RequestJournalTest {
   }
 
   @Test
+  void aFullUnitSentEarlyLeavesTheWindowAsItWas(Vertx vertx, VertxTestContext testContext) {
+    RecordingStore store = new RecordingStore();
+    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
+        new SimpleMeterRegistry());
+    vertx.runOnContext(v -> {
+      for (int i = 0; i < 1000; i++) {
+        close(journal, Integer.toString(i));
+      }
+    });
+    // The first joins the window opened with the full unit (ends at 1 s); the second opens the next (ends at 2.1 s).
+    vertx.setTimer(600, t -> close(journal, "early"));
+    vertx.setTimer(1100, t -> close(journal, "late"));
+
+    vertx.setTimer(1800, t -> testContext.verify(() -> {
+      assertThat(store.appends).extracting(append -> append.sideRows().size()).containsExactly(1000, 1);
+      testContext.completeNow();
+    }));
+  }
+
+  @Test
   void rowsStillGatheringAreWrittenAtOnceWhenFlushed(Vertx vertx, VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
     RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
