@@ -59,8 +59,7 @@ class RequestJournalTest {
   @Test
   void rowsOfRequestsAnsweredWithinTheWindowShareOneAppend(Vertx vertx, VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
-    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofMillis(400),
-        new SimpleMeterRegistry());
+    RequestJournal journal = journal(vertx, store, Duration.ofMillis(400));
     // Twenty requests answered 5 ms apart, each in an event-loop turn of its own.
     for (int i = 0; i < 20; i++) {
       String requestId = Integer.toString(i);
@@ -78,13 +77,8 @@ class RequestJournalTest {
   void aThousandRowsGoWithoutWaitingForTheWindowInUnitsOfAtMostAThousand(Vertx vertx,
       VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
-    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
-        new SimpleMeterRegistry());
-    vertx.runOnContext(v -> {
-      for (int i = 0; i < 2500; i++) {
-        close(journal, Integer.toString(i));
-      }
-    });
+    RequestJournal journal = journal(vertx, store, Duration.ofSeconds(1));
+    vertx.runOnContext(v -> closeInOneTurn(journal, 2500));
 
     vertx.setTimer(500, t -> testContext.verify(() -> {
       assertThat(store.appends).extracting(append -> append.sideRows().size()).containsExactly(1000, 1000, 500);
@@ -95,13 +89,8 @@ class RequestJournalTest {
   @Test
   void aFullUnitSentEarlyLeavesTheWindowAsItWas(Vertx vertx, VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
-    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
-        new SimpleMeterRegistry());
-    vertx.runOnContext(v -> {
-      for (int i = 0; i < 1000; i++) {
-        close(journal, Integer.toString(i));
-      }
-    });
+    RequestJournal journal = journal(vertx, store, Duration.ofSeconds(1));
+    vertx.runOnContext(v -> closeInOneTurn(journal, 1000));
     // The first joins the window opened with the full unit (ends at 1 s); the second opens the next (ends at 2.1 s).
     vertx.setTimer(600, t -> close(journal, "early"));
     vertx.setTimer(1100, t -> close(journal, "late"));
@@ -115,8 +104,7 @@ class RequestJournalTest {
   @Test
   void rowsStillGatheringAreWrittenAtOnceWhenFlushed(Vertx vertx, VertxTestContext testContext) {
     RecordingStore store = new RecordingStore();
-    RequestJournal journal = new RequestJournal(vertx, store, "node", 100, Duration.ofSeconds(1),
-        new SimpleMeterRegistry());
+    RequestJournal journal = journal(vertx, store, Duration.ofSeconds(1));
     vertx.runOnContext(v -> {
       close(journal, "1");
       journal.flushRows().onComplete(testContext.succeeding(flushed -> testContext.verify(() -> {
@@ -124,6 +112,16 @@ class RequestJournalTest {
         testContext.completeNow();
       })));
     });
+  }
+
+  private static RequestJournal journal(Vertx vertx, RecordingStore store, Duration writeBehind) {
+    return new RequestJournal(vertx, store, "node", 100, writeBehind, new SimpleMeterRegistry());
+  }
+
+  private static void closeInOneTurn(RequestJournal journal, int requests) {
+    for (int i = 0; i < requests; i++) {
+      close(journal, Integer.toString(i));
+    }
   }
 
   private static void close(RequestJournal journal, String requestId) {
