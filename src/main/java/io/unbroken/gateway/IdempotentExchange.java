@@ -268,20 +268,45 @@ final class IdempotentExchange extends Deadlines.Armed {
     Answer answer = result.result();
     JsonObject outcome = new JsonObject().put("status", answer.status());
     if (!answer.standIn() && policy.releaseOn().contains(answer.status())) {
-      return idempotency.release(ticket)
-          .onFailure(failure -> log.warn("Key of request {} not released: {}", requestId, failure.getMessage()))
-          .transform(released -> services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome))
-          .compose(recorded -> respond(answer));
+      return releaseAndRecord(RequestLifecycle.COMPLETED, outcome).compose(recorded -> respond(answer));
     }
     StoredAnswer stored = new StoredAnswer(answer.status(), replayedHeaders(answer.headers()), answer.body());
+    return keep(stored, RequestLifecycle.COMPLETED, outcome).compose(done -> respond(answer));
+  }
+
+  private Future<Void> settleFailure(Throwable cause) {
+    ProxyFailure failure = ProxyFailure.classify(cause, route);
+    JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
+        .put("detail", failure.getMessage());
+    boolean outcomeUnknown = upstreamRequest != null && !ProxyFailure.neverReachedUpstream(cause);
+    if (outcomeUnknown) {
+      idempotencyMetrics.unknownOutcome();
+    }
+    if (!outcomeUnknown || policy.unknown() == IdempotencyPolicy.Unknown.RETRY) {
+      return releaseAndRecord(RequestLifecycle.FAILED, outcome).transform(done -> Future.failedFuture(failure));
+    }
+    log.warn("Request {} got no answer from {}: its Idempotency-Key is held for review", requestId, route.upstream());
+    return keep(StoredAnswer.UNKNOWN, RequestLifecycle.FAILED, outcome).transform(done -> Future.failedFuture(failure));
+  }
+
+  /**
+   * Keeps the answer with the key and records how the request ended, the key's durable row in the
+   * same transaction. On a sync route PostgreSQL has both before the key completes and the client hears.
+   */
+  private Future<Void> keep(StoredAnswer stored, String type, JsonObject outcome) {
     List<SideRow> rows = idempotency.durableRow(ticket, stored, requestId).stream().toList();
-    Future<Void> kept = route.events() == RouteConfig.EventsMode.SYNC
-        // Durable first: the answer goes out only once PostgreSQL has it.
-        ? services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome, rows)
-            .transform(recorded -> completeKey(stored))
-        : completeKey(stored).onComplete(completed ->
-            services.journal().close(journalEntry, RequestLifecycle.COMPLETED, outcome, rows));
-    return kept.compose(done -> respond(answer));
+    return route.events() == RouteConfig.EventsMode.SYNC
+        ? services.journal().close(journalEntry, type, outcome, rows).transform(recorded -> completeKey(stored))
+        : completeKey(stored).onComplete(completed -> services.journal().close(journalEntry, type, outcome, rows));
+  }
+
+  /** Frees the key for a retry, then records how the request ended (on a sync route, before the client hears). */
+  private Future<Void> releaseAndRecord(String type, JsonObject outcome) {
+    return idempotency.release(ticket)
+        .onFailure(failure -> log.warn("Key of request {} not released: {}", requestId, failure.getMessage()))
+        .transform(released -> journalEntry == null
+            ? Future.<Void>succeededFuture()
+            : services.journal().close(journalEntry, type, outcome));
   }
 
   private Future<Void> completeKey(StoredAnswer stored) {
@@ -290,27 +315,6 @@ final class IdempotentExchange extends Deadlines.Armed {
           log.warn("Answer of request {} not stored with its key: {}", requestId, failure.getMessage());
           return Future.succeededFuture();
         });
-  }
-
-  private Future<Void> settleFailure(Throwable cause) {
-    ProxyFailure failure = ProxyFailure.classify(cause, route);
-    JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
-        .put("detail", failure.getMessage());
-    if (upstreamRequest == null || ProxyFailure.neverReachedUpstream(cause)) {
-      if (journalEntry != null) {
-        services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome);
-      }
-      return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
-    }
-    idempotencyMetrics.unknownOutcome();
-    if (policy.unknown() == IdempotencyPolicy.Unknown.RETRY) {
-      services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome);
-      return idempotency.release(ticket).transform(released -> Future.failedFuture(failure));
-    }
-    log.warn("Request {} got no answer from {}: its Idempotency-Key is held for review", requestId, route.upstream());
-    services.journal().close(journalEntry, RequestLifecycle.FAILED, outcome,
-        idempotency.durableRow(ticket, StoredAnswer.UNKNOWN, requestId).stream().toList());
-    return idempotency.complete(ticket, StoredAnswer.UNKNOWN).transform(held -> Future.failedFuture(failure));
   }
 
   private List<Map.Entry<String, String>> replayedHeaders(MultiMap headers) {

@@ -46,6 +46,7 @@ class IdempotencyIT {
 
   private static final int SIMULTANEOUS = 1000;
   private static final Duration UPSTREAM_WORK = Duration.ofMillis(300);
+  private static final Duration COMMIT_WINDOW = Duration.ofMillis(20);
 
   private static Vertx vertx;
   private static TestUpstream upstream;
@@ -104,8 +105,14 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/bigerror", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.HOLD, 1 << 20)));
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("idempotency");
-    config = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
+    UnbrokenConfig stores = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
         Optional.empty(), routes);
+    // Appends wait for a group-commit window, so an answer that does not wait for its commit is
+    // always seen ahead of it.
+    UnbrokenConfig.EventStore windowed = UnbrokenConfig.EventStore.DEFAULTS;
+    config = new UnbrokenConfig(stores.server(), stores.admin(), stores.redis(), stores.postgres(), stores.node(),
+        stores.cluster(), stores.demo(), stores.routes(), new UnbrokenConfig.EventStore(windowed.maxBatchEvents(),
+            COMMIT_WINDOW, windowed.maxInFlight(), windowed.appendTimeout(), windowed.asyncBacklog(), windowed.retention()));
     node = Await.result(UnbrokenNode.start(config));
     client = new TestClient(vertx, config.server().port(), SIMULTANEOUS);
     database = PostgresConnector.create(vertx, postgres);
@@ -331,6 +338,8 @@ class IdempotencyIT {
   void anUpstreamThatWentAwayMidRequestLeavesTheOutcomeUnknownAndTheRetryRunsAgain() {
     String key = key();
     Answer first = post("/reset/order", key, "{}");
+    assertThat(eventTypes(first.requestId())).as("a sync route records the failure before answering")
+        .containsExactly("RequestAccepted", "RequestForwarded", "RequestFailed");
     Answer retry = post("/reset/order", key, "{}");
     assertThat(first.status()).isEqualTo(502);
     assertThat(retry.status()).isEqualTo(502);
@@ -343,14 +352,16 @@ class IdempotencyIT {
   void underUnknownHoldTheRetryOfAnAttemptWithoutAnswerIs503AndTheKeyIsKeptForReview() {
     String key = key();
     Answer first = post("/held/order", key, "{}");
+    // A sync route answers once the key's record is committed, so it is there as the client hears.
+    var rows = Await.result(database.preparedQuery("SELECT state FROM idempotency_records WHERE request_id = $1")
+        .execute(Tuple.of(first.requestId())));
+    assertThat(rows.size()).as("records of request %s", first.requestId()).isEqualTo(1);
+    assertThat(rows.iterator().next().getString("state")).isEqualTo("unknown");
     Answer retry = post("/held/order", key, "{}");
     assertThat(first.status()).isEqualTo(502);
     assertThat(retry.status()).isEqualTo(503);
     assertThat(retry.problem().getString("type")).isEqualTo("urn:unbroken:problem:outcome-unknown");
     assertThat(reached("/held/order")).isEqualTo(1);
-    var row = Await.result(database.preparedQuery("SELECT state FROM idempotency_records WHERE request_id = $1")
-        .execute(Tuple.of(first.requestId()))).iterator().next();
-    assertThat(row.getString("state")).isEqualTo("unknown");
   }
 
   @Test
