@@ -225,23 +225,30 @@ final class ProxyExchange extends Deadlines.Armed {
       return;
     }
     ProxyFailure failure = interruption != null ? interruption : ProxyFailure.classify(result.cause(), route);
+    Future<Void> recorded = recordFailure(failure);
     if (!response.headWritten() && !response.closed()) {
-      sendProblem(failure, hasBody && upstreamRequest == null); // never forwarded: nobody will read the body
+      boolean neverForwarded = hasBody && upstreamRequest == null; // nobody will read the body
+      // Like an answer, a sync route's problem goes out once the failure is recorded.
+      recorded.onComplete(done -> {
+        if (!response.headWritten() && !response.closed()) {
+          sendProblem(failure, neverForwarded);
+        }
+      });
     } else if (!response.ended() && !response.closed()) {
       response.reset(); // the answer was cut off mid-body; closing tells the client it is incomplete
     }
-    recordFailure(failure);
     log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
     metrics.request(route.prefix(), failure.status(), outcome(failure));
   }
 
-  private void recordFailure(ProxyFailure failure) {
+  /** Records how the request failed; for a sync route the future completes after the commit. */
+  private Future<Void> recordFailure(ProxyFailure failure) {
     if (journalEntry == null || outcomeRecorded) {
-      return;
+      return Future.succeededFuture();
     }
     outcomeRecorded = true;
     boolean cancelled = failure.status() == 499 || failure.status() == 504;
-    journal.close(journalEntry, cancelled ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, new JsonObject()
+    return journal.close(journalEntry, cancelled ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, new JsonObject()
         .put("status", failure.status()).put("reason", failure.slug()).put("detail", failure.getMessage()));
   }
 

@@ -46,7 +46,6 @@ class IdempotencyIT {
 
   private static final int SIMULTANEOUS = 1000;
   private static final Duration UPSTREAM_WORK = Duration.ofMillis(300);
-  private static final Duration COMMIT_WINDOW = Duration.ofMillis(20);
 
   private static Vertx vertx;
   private static TestUpstream upstream;
@@ -105,14 +104,8 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/bigerror", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.HOLD, 1 << 20)));
     UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("idempotency");
-    UnbrokenConfig stores = TestNodes.withStores(Optional.of(TestServices.redis("idempotency")), Optional.of(postgres),
-        Optional.empty(), routes);
-    // Appends wait for a group-commit window, so an answer that does not wait for its commit is
-    // always seen ahead of it.
-    UnbrokenConfig.EventStore windowed = UnbrokenConfig.EventStore.DEFAULTS;
-    config = new UnbrokenConfig(stores.server(), stores.admin(), stores.redis(), stores.postgres(), stores.node(),
-        stores.cluster(), stores.demo(), stores.routes(), new UnbrokenConfig.EventStore(windowed.maxBatchEvents(),
-            COMMIT_WINDOW, windowed.maxInFlight(), windowed.appendTimeout(), windowed.asyncBacklog(), windowed.retention()));
+    config = TestNodes.withCommitWindow(TestNodes.withStores(Optional.of(TestServices.redis("idempotency")),
+        Optional.of(postgres), Optional.empty(), routes));
     node = Await.result(UnbrokenNode.start(config));
     client = new TestClient(vertx, config.server().port(), SIMULTANEOUS);
     database = PostgresConnector.create(vertx, postgres);

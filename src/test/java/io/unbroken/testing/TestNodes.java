@@ -41,6 +41,18 @@ public final class TestNodes {
     return withStores(Optional.empty(), Optional.of(postgres), Optional.empty(), routes);
   }
 
+  /**
+   * {@code config} with appends gathered for 200 ms before each commit: long enough that an answer
+   * sent without waiting for its commit reaches a test well ahead of it, even on a cold JVM.
+   */
+  public static UnbrokenConfig withCommitWindow(UnbrokenConfig config) {
+    UnbrokenConfig.EventStore store = config.eventStore();
+    return new UnbrokenConfig(config.server(), config.admin(), config.redis(), config.postgres(), config.node(),
+        config.cluster(), config.demo(), config.routes(), new UnbrokenConfig.EventStore(store.maxBatchEvents(),
+            Duration.ofMillis(200), store.maxInFlight(), store.appendTimeout(), store.asyncBacklog(), store.retention()),
+        config.idempotency());
+  }
+
   /** A route for every method whose request lifecycle is recorded as {@code events} says; every other feature off. */
   public static RouteConfig route(String prefix, String upstream, Duration timeout, RouteConfig.EventsMode events) {
     return new RouteConfig(prefix, URI.create(upstream), Set.of(), timeout, 1024 * 1024, events,
