@@ -216,27 +216,28 @@ final class ProxyExchange extends Deadlines.Armed {
   }
 
   private void finish(AsyncResult<Void> result) {
-    deadlines.disarm(this);
     if (lock != null) {
       locks.release(lock, result.succeeded() && response.getStatusCode() < 300);
     }
     if (result.succeeded()) {
+      deadlines.disarm(this);
       metrics.request(route.prefix(), response.getStatusCode(), Outcome.FORWARDED);
       return;
     }
     ProxyFailure failure = interruption != null ? interruption : ProxyFailure.classify(result.cause(), route);
-    Future<Void> recorded = recordFailure(failure);
-    if (!response.headWritten() && !response.closed()) {
-      boolean neverForwarded = hasBody && upstreamRequest == null; // nobody will read the body
-      // Like an answer, a sync route's problem goes out once the failure is recorded.
-      recorded.onComplete(done -> {
-        if (!response.headWritten() && !response.closed()) {
-          sendProblem(failure, neverForwarded);
-        }
-      });
-    } else if (!response.ended() && !response.closed()) {
+    boolean answerDue = !response.headWritten() && !response.closed();
+    if (!answerDue && !response.ended() && !response.closed()) {
       response.reset(); // the answer was cut off mid-body; closing tells the client it is incomplete
     }
+    boolean neverForwarded = hasBody && upstreamRequest == null; // nobody will read the body
+    // Like an answer, a sync route's problem goes out once the failure is recorded; the deadline
+    // stays armed meanwhile, so a slow record ends in the route's 504 as a slow answer's does.
+    recordFailure(failure).onComplete(recorded -> {
+      deadlines.disarm(this);
+      if (answerDue && !response.headWritten() && !response.closed()) {
+        sendProblem(failure, neverForwarded);
+      }
+    });
     log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
     metrics.request(route.prefix(), failure.status(), outcome(failure));
   }

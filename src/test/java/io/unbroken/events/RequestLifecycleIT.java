@@ -6,6 +6,7 @@ import io.unbroken.UnbrokenNode;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
 import io.unbroken.testing.TestClient;
@@ -20,6 +21,9 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.SqlConnection;
+import io.vertx.sqlclient.Transaction;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -41,12 +45,14 @@ import org.junit.jupiter.params.provider.EnumSource;
 class RequestLifecycleIT {
 
   private static final Duration DEADLINE = Duration.ofSeconds(10);
+  private static final String CUT = "/sync-cut";
 
   private static Vertx vertx;
   private static TestUpstream upstream;
   private static UnbrokenNode node;
   private static TestClient gateway;
   private static TestClient admin;
+  private static Pool database;
 
   @BeforeAll
   static void startNode() {
@@ -63,8 +69,10 @@ class RequestLifecycleIT {
       routes.add(TestNodes.route(prefix + "-slow", up, Duration.ofMillis(300), mode));
       upstream.on(prefix + "-slow", request -> { /* never answers */ });
     }
-    UnbrokenConfig config = TestNodes.withCommitWindow(
-        TestNodes.onPostgres(TestServices.freshDatabase("request_lifecycle"), routes));
+    routes.add(TestNodes.route(CUT, up, Duration.ofSeconds(2), EventsMode.SYNC));
+    UnbrokenConfig.Postgres postgres = TestServices.freshDatabase("request_lifecycle");
+    UnbrokenConfig config = TestNodes.withCommitWindow(TestNodes.onPostgres(postgres, routes));
+    database = PostgresConnector.create(vertx, postgres);
     node = Await.result(UnbrokenNode.start(config));
     gateway = new TestClient(vertx, config.server().port(), 16);
     admin = new TestClient(vertx, config.admin().port(), 4);
@@ -161,6 +169,30 @@ class RequestLifecycleIT {
     assertThat(events.get(2).data().getInteger("status")).isEqualTo(504);
     JsonObject timeline = admin.get("/admin/requests/" + answer.requestId()).json();
     assertThat(timeline.getString("status")).isEqualTo("cancelled");
+  }
+
+  @Test
+  void aFailureWhoseRecordIsHeldUpStillEndsAtTheRouteDeadline() {
+    AtomicReference<Runnable> cut = new AtomicReference<>();
+    upstream.on(CUT, request -> {
+      Context context = Vertx.currentContext();
+      cut.set(() -> context.runOnContext(v -> request.connection().close()));
+    });
+    Future<Answer> pending = gateway.begin(HttpMethod.GET, CUT + "/orders/1");
+    Await.until("the upstream holds the request", DEADLINE, () -> cut.get() != null);
+    SqlConnection locker = Await.result(database.getConnection());
+    try {
+      Transaction holding = Await.result(locker.begin());
+      // Every append now waits, the failure's record among them, until the lock goes.
+      Await.result(locker.query("LOCK TABLE streams IN SHARE MODE").execute());
+      cut.get().run();
+      Answer answer = Await.result(pending);
+      Await.result(holding.rollback());
+      assertThat(answer.status()).as("answered at the route's deadline, not once the record is written")
+          .isEqualTo(504);
+    } finally {
+      Await.result(locker.close());
+    }
   }
 
   @Test
