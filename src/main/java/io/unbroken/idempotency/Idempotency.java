@@ -218,10 +218,12 @@ public final class Idempotency {
 
   /**
    * The durable record of an answer, as a row to commit with the completion event when the durable
-   * store shares the event store's database; empty when there is nothing more to write.
+   * store shares the event store's database; empty when there is nothing more to write: also for a
+   * claim held in the durable store itself (Redis down), which {@link #complete} completes there.
    */
   public Optional<SideRow> durableRow(ClaimTicket ticket, StoredAnswer answer, String requestId) {
-    if (!durableIsSeparate) {
+    ClaimStore holder = held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
+    if (!durableIsSeparate || holder == durable.get()) {
       return Optional.empty();
     }
     return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer, requestId,

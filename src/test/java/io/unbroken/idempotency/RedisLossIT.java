@@ -142,6 +142,12 @@ class RedisLossIT {
     assertThat(answers.stream().filter(answer -> answer.status() == 201)).hasSize(1);
     Answer retry = post("/off/down", key);
     assertThat(retry.headers().get("Idempotent-Replayed")).isEqualTo("true");
+    String syncKey = UUID.randomUUID().toString();
+    Answer sync = post("/sync/down", syncKey);
+    assertThat(sync.status()).isEqualTo(201);
+    assertThat(post("/sync/down", syncKey).headers().get("Idempotent-Replayed")).isEqualTo("true");
+    assertThat(counter("unbroken_idempotency_leases_lost_total"))
+        .as("a claim in PostgreSQL completed with its sync answer is not a lost lease").isZero();
 
     JsonObject redisCheck = readinessCheck("redis");
     assertThat(redisCheck.getString("status")).as("degraded, still serving").isEqualTo("UP");
@@ -181,9 +187,13 @@ class RedisLossIT {
   }
 
   private double fallbackClaims() {
+    return counter("unbroken_idempotency_fallbacks_total");
+  }
+
+  private double counter(String name) {
     TestClient admin = new TestClient(vertx, config.admin().port(), 1);
     return admin.get("/metrics").body().toString().lines()
-        .filter(line -> line.startsWith("unbroken_idempotency_fallbacks_total"))
+        .filter(line -> line.startsWith(name))
         .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
         .findFirst().orElse(0);
   }
