@@ -222,8 +222,8 @@ public final class Idempotency {
    * claim held in the durable store itself (Redis down), which {@link #complete} completes there.
    */
   public Optional<SideRow> durableRow(ClaimTicket ticket, StoredAnswer answer, String requestId) {
-    ClaimStore holder = held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
-    if (!durableIsSeparate || holder == durable.get()) {
+    if (!durableIsSeparate
+        || held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner())) == durable.get()) {
       return Optional.empty();
     }
     return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer, requestId,

@@ -331,10 +331,10 @@ class IdempotencyIT {
   void anUpstreamThatWentAwayMidRequestLeavesTheOutcomeUnknownAndTheRetryRunsAgain() {
     String key = key();
     Answer first = post("/reset/order", key, "{}");
+    assertThat(first.status()).isEqualTo(502);
     assertThat(eventTypes(first.requestId())).as("a sync route records the failure before answering")
         .containsExactly("RequestAccepted", "RequestForwarded", "RequestFailed");
     Answer retry = post("/reset/order", key, "{}");
-    assertThat(first.status()).isEqualTo(502);
     assertThat(retry.status()).isEqualTo(502);
     assertThat(reached("/reset/order")).as("unknown: retry forwards again, with the same key").isEqualTo(2);
     assertThat(upstream.received().stream().filter(r -> r.uri.equals("/reset/order")).map(r -> r.headers.get("Idempotency-Key")))
@@ -345,13 +345,13 @@ class IdempotencyIT {
   void underUnknownHoldTheRetryOfAnAttemptWithoutAnswerIs503AndTheKeyIsKeptForReview() {
     String key = key();
     Answer first = post("/held/order", key, "{}");
+    assertThat(first.status()).isEqualTo(502);
     // A sync route answers once the key's record is committed, so it is there as the client hears.
     var rows = Await.result(database.preparedQuery("SELECT state FROM idempotency_records WHERE request_id = $1")
         .execute(Tuple.of(first.requestId())));
     assertThat(rows.size()).as("records of request %s", first.requestId()).isEqualTo(1);
     assertThat(rows.iterator().next().getString("state")).isEqualTo("unknown");
     Answer retry = post("/held/order", key, "{}");
-    assertThat(first.status()).isEqualTo(502);
     assertThat(retry.status()).isEqualTo(503);
     assertThat(retry.problem().getString("type")).isEqualTo("urn:unbroken:problem:outcome-unknown");
     assertThat(reached("/held/order")).isEqualTo(1);
