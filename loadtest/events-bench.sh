@@ -12,10 +12,12 @@
 #                               fast upstream; the closed-loop maximum of /off, then both routes at
 #                               half that rate, open loop (latency counted from when each request was
 #                               due); the latency sync adds at p50 and p99. Target: <= 2 ms at p99.
+#                               First, both routes on one connection (nothing queues): the floor.
 #                               When /sync cannot carry that rate at all, the comparison is repeated
 #                               at half of /sync's own closed-loop maximum, a load it carries.
 #   IdempotencyLatencyBenchmark routes /pass (no idempotency), /fresh (a new key each request) and
-#                               /replay (replays of one key) on Redis + PostgreSQL: closed-loop
+#                               /replay (replays of one key) on Redis + PostgreSQL: /pass and /fresh
+#                               on one connection and Redis round trips (the floor), closed-loop
 #                               maxima, then all three open loop at half of /pass's maximum; what
 #                               /fresh adds at p50/p99 (targets <= 0.3 / 1 ms), replay throughput vs
 #                               /pass (target >= 1); a duplicate storm (1,000 requests, one key,

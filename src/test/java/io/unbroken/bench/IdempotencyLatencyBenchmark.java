@@ -17,10 +17,15 @@ import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.FreePorts;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.time.Duration;
@@ -33,6 +38,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
 
 /**
  * What Idempotency-Key handling adds to a request, on the real Redis and PostgreSQL: one node
@@ -42,7 +48,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * answer) and {@code /replay} (one key per client connection group, so all but the first request
  * are replays). Run by {@code loadtest/idempotency-bench.sh}; a {@code main} program, not a test.
  *
- * <p>Procedure, as in {@link SyncEventsLatencyBenchmark}: warm up, find each route's closed-loop
+ * <p>Procedure, as in {@link SyncEventsLatencyBenchmark}: warm up; run {@code /pass} and
+ * {@code /fresh} on one connection, closed loop, and time Redis round trips on one connection,
+ * so that nothing queues (what a new key costs a request by itself); find each route's closed-loop
  * maximum, then drive the three at {@code bench.ratePercent} (half) of {@code /pass}'s maximum
  * with an open-loop generator (latency counted from when each request was due), order rotating per
  * round, each on a freshly collected heap and printing its collections ({@code gc n/ms}), and
@@ -77,11 +85,14 @@ public final class IdempotencyLatencyBenchmark {
   }
 
   private final List<Driver> drivers;
+  private final List<Driver> oneConnection;
   private final Duration settle;
   private final Duration duration;
 
-  private IdempotencyLatencyBenchmark(List<Driver> drivers, Duration settle, Duration duration) {
+  private IdempotencyLatencyBenchmark(List<Driver> drivers, List<Driver> oneConnection, Duration settle,
+      Duration duration) {
     this.drivers = drivers;
+    this.oneConnection = oneConnection;
     this.settle = settle;
     this.duration = duration;
   }
@@ -112,14 +123,16 @@ public final class IdempotencyLatencyBenchmark {
       int gatewayPort = config.server().port();
       List<Driver> drivers = Driver.deploy(clientVertx, load.clientThreads(), load.connections(), gatewayPort,
           IdempotencyLatencyBenchmark::shapeFor);
+      List<Driver> oneConnection = Driver.deploy(clientVertx, 1, 1, gatewayPort, IdempotencyLatencyBenchmark::shapeFor);
 
       System.out.println("Idempotency latency benchmark: " + BenchRuns.redact(url) + ", " + redisUrl);
       System.out.println(format("  node: 2 gateway instances; routes %s (no idempotency), %s (a new key each"
           + " request), %s (replays of one key per driver), all POST, events off, one in-process upstream", PASS,
           FRESH, REPLAY));
       System.out.println(load.describe("POST", PASS));
-      IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, load.settle(), load.duration());
-      bench.run(load.warmup(), load.rounds(), load.rateShare());
+      IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, oneConnection, load.settle(),
+          load.duration());
+      bench.run(load.warmup(), load.rounds(), load.rateShare(), clientVertx, redisUrl);
       bench.storm(gatewayPort, storm, reached);
       rebuildFilter(clientVertx, url, filterKeys);
     } finally {
@@ -175,18 +188,19 @@ public final class IdempotencyLatencyBenchmark {
         routes);
   }
 
-  private void run(Duration warmup, int rounds, double rateShare) {
+  private void run(Duration warmup, int rounds, double rateShare, Vertx clientVertx, String redisUrl) {
     if (!warmup.isZero()) {
       System.out.println(format("%nwarming up (%d s closed loop, shared by the routes)", warmup.toSeconds()));
       for (String route : ROUTES) {
-        closedLoop(route, Duration.ZERO, warmup.dividedBy(ROUTES.size()));
+        closedLoop(drivers, route, Duration.ZERO, warmup.dividedBy(ROUTES.size()));
       }
     }
+    uncontended(clientVertx, redisUrl);
     System.out.println(format("%nclosed loop (as many requests as the connections carry)"));
     printHeader();
     Map<String, Run> maxima = new java.util.LinkedHashMap<>();
     for (String route : ROUTES) {
-      Run max = closedLoop(route, settle, duration);
+      Run max = closedLoop(drivers, route, settle, duration);
       maxima.put(route, max);
       printRun("closed", max);
     }
@@ -253,11 +267,62 @@ public final class IdempotencyLatencyBenchmark {
     return differences;
   }
 
-  private Run closedLoop(String route, Duration settleFor, Duration length) {
+  /**
+   * {@code /pass} and {@code /fresh} on one connection, closed loop, and Redis round trips on one
+   * connection from this process: nothing queues and no other request competes for the cores, so
+   * the difference is what a new key costs a request by itself, the floor under what it adds at any
+   * load. Two of those round trips are in it (the claim before forwarding, the completion before answering).
+   */
+  private void uncontended(Vertx vertx, String redisUrl) {
+    System.out.println(format("%none connection, closed loop (nothing queues: what a new key costs a request by itself)"));
+    printHeader();
+    Run pass = closedLoop(oneConnection, PASS, settle, duration);
+    printRun("1 conn", pass);
+    Run fresh = closedLoop(oneConnection, FRESH, settle, duration);
+    printRun("1 conn", fresh);
+    Histogram trips = redisRoundTrips(vertx, redisUrl, duration);
+    System.out.println(format("  Redis round trips (PING, one connection from this process): %d, p50 %.3f ms, p99 %.3f"
+        + " ms", trips.getTotalCount(), percentileMillis(trips, 50), percentileMillis(trips, 99)));
+    System.out.println(format("  with nothing else running, %s adds %+.3f ms at p50 and %+.3f ms at p99; its two Redis"
+        + " round trips alone take %.3f ms at p50", FRESH, fresh.p(50) - pass.p(50), fresh.p(99) - pass.p(99),
+        2 * percentileMillis(trips, 50)));
+  }
+
+  /** PINGs one after another on one connection until {@code length} has passed: the time of each. */
+  private static Histogram redisRoundTrips(Vertx vertx, String url, Duration length) {
+    Histogram trips = BenchRuns.nanosHistogram();
+    RedisConnection connection = await(Redis.createClient(vertx, url).connect(), Duration.ofSeconds(10));
+    try {
+      Promise<Void> done = Promise.promise();
+      ping(connection, trips, System.nanoTime() + length.toNanos(), done);
+      await(done.future(), length.plusSeconds(10));
+    } finally {
+      connection.close();
+    }
+    return trips;
+  }
+
+  private static void ping(RedisConnection connection, Histogram trips, long until, Promise<Void> done) {
+    long sent = System.nanoTime();
+    if (sent >= until) {
+      done.complete();
+      return;
+    }
+    connection.send(Request.cmd(Command.PING)).onComplete(pong -> {
+      if (pong.failed()) {
+        done.fail(pong.cause());
+      } else {
+        trips.recordValue(System.nanoTime() - sent);
+        ping(connection, trips, until, done);
+      }
+    });
+  }
+
+  private Run closedLoop(List<Driver> by, String route, Duration settleFor, Duration length) {
     GcPauses before = GcPauses.now();
     long from = System.nanoTime() + settleFor.toNanos();
     long until = from + length.toNanos();
-    Tally total = collect(drivers.stream().map(d -> d.closedLoop(route + "/orders", from, until)).toList(), until);
+    Tally total = collect(by.stream().map(d -> d.closedLoop(route + "/orders", from, until)).toList(), until);
     return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
   }
 

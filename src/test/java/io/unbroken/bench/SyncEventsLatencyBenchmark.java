@@ -34,7 +34,9 @@ import java.util.function.Function;
  * completion committed before the client gets the answer). Run by {@code loadtest/events-bench.sh};
  * a {@code main} program, not a test.
  *
- * <p>Procedure: warm the JIT on both routes (closed loop), then find the most {@code /off} serves:
+ * <p>Procedure: warm the JIT on both routes (closed loop); run each on one connection, closed loop,
+ * so that nothing queues: what recording costs a request by itself, the floor under what it adds
+ * at any load. Then find the most {@code /off} serves:
  * closed loop, {@code bench.connections} connections, {@code bench.duration} seconds (the same for
  * {@code /sync}, for information). Then drive both routes at {@code bench.rateShare} (half) of that
  * rate with an open-loop, constant-arrival generator: requests are due at fixed intervals whether
@@ -100,15 +102,17 @@ public final class SyncEventsLatencyBenchmark {
   }
 
   private final List<Driver> drivers;
+  private final List<Driver> oneConnection;
   private final int gatewayPort;
   private final int adminPort;
   private final Duration settle;
   private final Duration duration;
   private final double maxBacklogSeconds;
 
-  private SyncEventsLatencyBenchmark(List<Driver> drivers, int gatewayPort, int adminPort, Duration settle,
-      Duration duration, double maxBacklogSeconds) {
+  private SyncEventsLatencyBenchmark(List<Driver> drivers, List<Driver> oneConnection, int gatewayPort,
+      int adminPort, Duration settle, Duration duration, double maxBacklogSeconds) {
     this.drivers = drivers;
+    this.oneConnection = oneConnection;
     this.gatewayPort = gatewayPort;
     this.adminPort = adminPort;
     this.settle = settle;
@@ -134,13 +138,14 @@ public final class SyncEventsLatencyBenchmark {
       int gatewayPort = config.server().port();
       List<Driver> drivers = Driver.deploy(clientVertx, load.clientThreads(), load.connections(), gatewayPort,
           index -> Driver.RequestShape.GET);
+      List<Driver> oneConnection = Driver.deploy(clientVertx, 1, 1, gatewayPort, index -> Driver.RequestShape.GET);
 
       System.out.println("Sync events latency benchmark: " + BenchRuns.redact(url));
       System.out.println(format("  node: 2 gateway instances, event store defaults (maxBatchEvents 256, maxDelay 0,"
           + " maxInFlight 2), pool %d; routes %s (events off) and %s (events sync) to one in-process upstream",
           config.postgres().orElseThrow().poolSize(), OFF, SYNC));
       System.out.println(load.describe("GET", OFF));
-      new SyncEventsLatencyBenchmark(drivers, gatewayPort, config.admin().port(), load.settle(), load.duration(),
+      new SyncEventsLatencyBenchmark(drivers, oneConnection, gatewayPort, config.admin().port(), load.settle(), load.duration(),
           maxBacklogSeconds)
           .run(load.warmup(), load.rounds(), load.rateShare(), Boolean.parseBoolean(
               System.getProperty("bench.belowSyncMaximum", "true")));
@@ -175,16 +180,14 @@ public final class SyncEventsLatencyBenchmark {
       long offSeconds = Math.max(1, warmup.toSeconds() * 3 / 5);
       System.out.println(format("%nwarming up (%d s closed loop on %s, %d s on %s)", offSeconds, OFF,
           Math.max(1, warmup.toSeconds() - offSeconds), SYNC));
-      closedLoop(0, OFF, Duration.ZERO, Duration.ofSeconds(offSeconds));
-      closedLoop(0, SYNC, Duration.ZERO, Duration.ofSeconds(Math.max(1, warmup.toSeconds() - offSeconds)));
+      closedLoop(drivers, OFF, Duration.ZERO, Duration.ofSeconds(offSeconds));
+      closedLoop(drivers, SYNC, Duration.ZERO, Duration.ofSeconds(Math.max(1, warmup.toSeconds() - offSeconds)));
     }
+    uncontended();
 
-    System.out.println(format("%nclosed loop (as many requests as the connections carry)"));
-    printHeader();
-    Run offMax = closedLoop(0, OFF, settle, duration);
-    printRun(offMax);
-    Run syncMax = closedLoop(0, SYNC, settle, duration);
-    printRun(syncMax);
+    List<Run> maxima = closedLoops(drivers, "closed loop (as many requests as the connections carry)");
+    Run offMax = maxima.get(0);
+    Run syncMax = maxima.get(1);
     double rate = Math.max(1, Math.floor(offMax.rate() * rateShare));
     String share = format("%.0f%%", 100 * rateShare);
     printSummary(openLoopRounds(rounds, rate), rounds, rate, share + " of the closed-loop maximum of " + OFF);
@@ -234,10 +237,36 @@ public final class SyncEventsLatencyBenchmark {
     }
   }
 
-  private Run closedLoop(int round, String route, Duration settle, Duration length) {
+  /**
+   * Both routes on one connection, closed loop: no request waits for another, nor for a core the
+   * load holds, so the difference is what recording costs a request by itself (a commit before
+   * forwarding and one before answering): the floor under what it adds at any load.
+   */
+  private void uncontended() {
+    List<Run> runs = closedLoops(oneConnection, "one connection, closed loop (nothing queues: what recording costs a"
+        + " request by itself)");
+    System.out.println(format("  with nothing else running, sync adds %+.3f ms at p50 and %+.3f ms at p99",
+        runs.get(1).p(50) - runs.get(0).p(50), runs.get(1).p(99) - runs.get(0).p(99)));
+  }
+
+  /** Both routes closed loop on {@code by}'s connections, printed under {@code title}: /off's run, then /sync's. */
+  private List<Run> closedLoops(List<Driver> by, String title) {
+    System.out.println(format("%n%s", title));
+    printHeader();
+    List<Run> runs = new ArrayList<>();
+    for (String route : List.of(OFF, SYNC)) {
+      Run run = closedLoop(by, route, settle, duration);
+      printRun(run);
+      runs.add(run);
+    }
+    return runs;
+  }
+
+  private Run closedLoop(List<Driver> by, String route, Duration settle, Duration length) {
     long from = System.nanoTime() + settle.toNanos();
     long until = from + length.toNanos();
-    return measured(round, route, "closed", Double.NaN, from, until, d -> d.closedLoop(route + "/orders", from, until));
+    String kind = by == oneConnection ? "1 conn" : "closed";
+    return measured(by, 0, route, kind, Double.NaN, from, until, d -> d.closedLoop(route + "/orders", from, until));
   }
 
   private Run openLoop(int round, String route, double rate) {
@@ -248,15 +277,15 @@ public final class SyncEventsLatencyBenchmark {
     // Each driver sends 1/n of the rate, so it holds 1/n of the backlog; at least two requests a connection.
     long maxOutstanding = Math.max(2L * drivers.get(0).connections,
         (long) Math.ceil(rate * maxBacklogSeconds / drivers.size()));
-    return measured(round, route, "open", rate, from, until,
+    return measured(drivers, round, route, "open", rate, from, until,
         d -> d.openLoop(route + "/orders", rate, start, from, until, maxOutstanding));
   }
 
-  private Run measured(int round, String route, String kind, double offered, long from, long until,
+  private Run measured(List<Driver> by, int round, String route, String kind, double offered, long from, long until,
       Function<Driver, Future<Tally>> load) {
     EventMeters before = EventMeters.scrape(drivers.get(0), adminPort);
     GcPauses gcBefore = GcPauses.now();
-    List<Future<Tally>> tallies = drivers.stream().map(load).toList();
+    List<Future<Tally>> tallies = by.stream().map(load).toList();
     Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(Driver.DRAIN_TIMEOUT).plusSeconds(5);
     Tally total = new Tally();
     for (Future<Tally> tally : tallies) {
