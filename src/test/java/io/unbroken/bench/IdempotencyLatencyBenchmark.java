@@ -291,13 +291,14 @@ public final class IdempotencyLatencyBenchmark {
   /** PINGs one after another on one connection until {@code length} has passed: the time of each. */
   private static Histogram redisRoundTrips(Vertx vertx, String url, Duration length) {
     Histogram trips = BenchRuns.nanosHistogram();
-    RedisConnection connection = await(Redis.createClient(vertx, url).connect(), Duration.ofSeconds(10));
+    Redis client = Redis.createClient(vertx, url);
     try {
+      RedisConnection connection = await(client.connect(), Duration.ofSeconds(10));
       Promise<Void> done = Promise.promise();
       ping(connection, trips, System.nanoTime() + length.toNanos(), done);
       await(done.future(), length.plusSeconds(10));
     } finally {
-      connection.close();
+      client.close();
     }
     return trips;
   }
