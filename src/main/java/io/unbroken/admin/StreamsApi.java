@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Time travel over the event store: a stream's events up to any instant, and a request's timeline
@@ -39,23 +40,25 @@ final class StreamsApi {
   }
 
   private void answer(RoutingContext ctx, String streamId) {
-    Instant asOf;
+    // Without asOf, everything recorded so far: events carry the database's time, which this node's
+    // clock may be behind, so "up to now here" could hide the latest of them.
+    Optional<Instant> asOf;
     try {
       String text = ctx.queryParams().get("asOf");
-      asOf = text == null ? Instant.now() : OffsetDateTime.parse(text).toInstant();
+      asOf = text == null ? Optional.empty() : Optional.of(OffsetDateTime.parse(text).toInstant());
     } catch (DateTimeParseException e) {
       Problem.of("bad-as-of", "Bad asOf", 400, "asOf must be an RFC 3339 time such as 2026-11-26T10:15:30Z: "
           + e.getParsedString(), null).send(ctx.response());
       return;
     }
-    store.readStream(streamId, 1, asOf)
+    store.readStream(streamId, 1, asOf.orElse(Instant.MAX))
         .map(events -> body(streamId, asOf, events))
         .onSuccess(json -> ctx.response().putHeader("Content-Type", "application/json").end(json.encodePrettily()))
         .onFailure(failure -> Problem.of("events-unavailable", "Event store unavailable", 503,
             String.valueOf(failure.getMessage()), null).send(ctx.response()));
   }
 
-  private static JsonObject body(String streamId, Instant asOf, List<RecordedEvent> events) {
+  private static JsonObject body(String streamId, Optional<Instant> asOf, List<RecordedEvent> events) {
     JsonArray timeline = new JsonArray();
     for (RecordedEvent event : events) {
       timeline.add(new JsonObject()
@@ -67,7 +70,8 @@ final class StreamsApi {
           .put("data", event.data())
           .put("metadata", event.metadata()));
     }
-    JsonObject body = new JsonObject().put("stream", streamId).put("asOf", asOf.toString()).put("events", timeline);
+    JsonObject body = new JsonObject().put("stream", streamId).put("events", timeline);
+    asOf.ifPresent(time -> body.put("asOf", time.toString()));
     if (streamId.startsWith("request-")) {
       body.put("status", RequestLifecycle.fold(events).label());
     }

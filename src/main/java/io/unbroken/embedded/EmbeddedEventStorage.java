@@ -65,7 +65,7 @@ public final class EmbeddedEventStorage implements EventStorage {
 
   /** Nothing to prepare, and nothing outlives the process anyway: retention does not apply here. */
   @Override
-  public Future<Void> maintain(Instant now, Duration retention) {
+  public Future<Void> maintain(Duration retention) {
     return Future.succeededFuture();
   }
 

@@ -21,8 +21,9 @@ public interface EventStorage {
   Future<List<RecordedEvent>> readAll(GlobalCheckpoint after, int limit);
 
   /**
-   * Housekeeping at {@code now}: prepares room for events to come and forgets events recorded
-   * before {@code now - retention} (whole time partitions at a time, so possibly some later).
+   * Housekeeping by the store's clock, which stamped the events: prepares room for events to come
+   * and forgets events recorded more than {@code retention} ago (whole time partitions at a time,
+   * so possibly some later).
    */
-  Future<Void> maintain(Instant now, Duration retention);
+  Future<Void> maintain(Duration retention);
 }

@@ -9,7 +9,6 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
 import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +36,6 @@ public final class EventStoreVerticle extends VerticleBase {
 
   private final EventStorage storage;
   private final Batching batching;
-  private final InstantSource clock;
   private long maintenanceTimer = -1;
   private final DistributionSummary batchSizes;
   private final Timer commitLatency;
@@ -49,10 +47,9 @@ public final class EventStoreVerticle extends VerticleBase {
   private MessageConsumer<StreamAppend> consumer;
   private Promise<Void> drained; // set by stop(): completes once nothing is queued or being committed
 
-  public EventStoreVerticle(EventStorage storage, Batching batching, InstantSource clock, MeterRegistry registry) {
+  public EventStoreVerticle(EventStorage storage, Batching batching, MeterRegistry registry) {
     this.storage = storage;
     this.batching = batching;
-    this.clock = clock;
     this.batchSizes = DistributionSummary.builder("unbroken.events.batch.size")
         .description("Events per group commit").publishPercentileHistogram().register(registry);
     this.commitLatency = Timer.builder("unbroken.events.commit.latency")
@@ -64,7 +61,7 @@ public final class EventStoreVerticle extends VerticleBase {
     consumer = vertx.eventBus().localConsumer(EventsAddresses.APPEND, this::enqueue);
     maintenanceTimer = vertx.setPeriodic(MAINTENANCE_INTERVAL_MS, t -> maintain());
     // Partitions for this month and the next ones must exist before the first append.
-    return storage.maintain(clock.instant(), batching.retention()).compose(v -> consumer.completion());
+    return storage.maintain(batching.retention()).compose(v -> consumer.completion());
   }
 
   @Override
@@ -90,7 +87,7 @@ public final class EventStoreVerticle extends VerticleBase {
   }
 
   private void maintain() {
-    storage.maintain(clock.instant(), batching.retention())
+    storage.maintain(batching.retention())
         .onFailure(failure -> log.warn("Event store housekeeping failed, next try in an hour: {}", failure.getMessage()));
   }
 

@@ -238,7 +238,7 @@ class EventStoreVerticleTest {
   }
 
   private Future<String> deploy(Vertx vertx, EventStorage storage, EventStoreVerticle.Batching batching) {
-    return vertx.deployVerticle(new EventStoreVerticle(storage, batching, clock, registry));
+    return vertx.deployVerticle(new EventStoreVerticle(storage, batching, registry));
   }
 
   private static EventStoreVerticle.Batching batching(int maxBatchEvents, Duration maxDelay, int maxInFlight) {
@@ -339,8 +339,8 @@ class EventStoreVerticleTest {
     }
 
     @Override
-    public Future<Void> maintain(Instant now, Duration retention) {
-      return delegate.maintain(now, retention);
+    public Future<Void> maintain(Duration retention) {
+      return delegate.maintain(retention);
     }
   }
 

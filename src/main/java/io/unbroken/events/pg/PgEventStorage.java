@@ -64,8 +64,14 @@ public final class PgEventStorage implements EventStorage {
   }
 
   @Override
-  public Future<Void> maintain(Instant now, Duration retention) {
-    Instant cutoff = now.minus(retention);
+  public Future<Void> maintain(Duration retention) {
+    // Events are stamped with the database's now(): their partitions are chosen by that clock too.
+    return pool.query("SELECT now()").execute()
+        .map(rows -> rows.iterator().next().getOffsetDateTime(0).toInstant())
+        .compose(now -> maintainAt(now, now.minus(retention)));
+  }
+
+  private Future<Void> maintainAt(Instant now, Instant cutoff) {
     return partitions.createAhead(now, PARTITIONS_AHEAD)
         .compose(created -> partitions.dropBefore(cutoff))
         .compose(dropped -> forgetStreamsBefore(EventPartitions.droppedBefore(cutoff)));

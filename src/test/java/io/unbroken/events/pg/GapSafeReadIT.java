@@ -21,7 +21,6 @@ import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -80,7 +79,7 @@ class GapSafeReadIT {
     ids.holdWorker(1, Long.MAX_VALUE);
     storage = new PgEventStorage(pool, new Stamps(ids, new HybridLogicalClock(InstantSource.system(), 1_000)));
     // As a node does before its first append: this month's partition and the next ones.
-    Await.result(storage.maintain(Instant.now(), Duration.ofDays(30)));
+    Await.result(storage.maintain(Duration.ofDays(30)));
     prefix = test.getTestMethod().orElseThrow().getName() + "-" + UUID.randomUUID().toString().substring(0, 8) + "-";
   }
 

@@ -25,7 +25,6 @@ import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
 import java.util.HashMap;
 import java.util.List;
@@ -56,7 +55,7 @@ class PgEventStorageIT extends EventStorageContract {
       Pool setup = PostgresConnector.create(vertx, database);
       Await.result(setup.query("CREATE TABLE " + SIDE_TABLE + " (k text PRIMARY KEY, v text, note text)").execute());
       // As a node does before its first append: this month's partition and the next ones.
-      Await.result(storageOn(setup).maintain(Instant.now(), Duration.ofDays(30)));
+      Await.result(storageOn(setup).maintain(Duration.ofDays(30)));
     } finally {
       Await.result(vertx.close());
     }
