@@ -1,5 +1,7 @@
 package io.unbroken;
 
+import com.google.common.base.Ticker;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.unbroken.admin.AdminVerticle;
@@ -28,7 +30,11 @@ import io.unbroken.idempotency.IdempotencyVerticle;
 import io.unbroken.idempotency.KeyFilter;
 import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.idempotency.redis.RedisClaimStore;
+import io.unbroken.ids.ClockOffsetVerticle;
 import io.unbroken.ids.HybridLogicalClock;
+import io.unbroken.ids.StoreClock;
+import io.unbroken.ids.pg.PgStoreClock;
+import io.unbroken.ids.redis.RedisStoreClock;
 import io.unbroken.ids.pg.PgWorkerLeaseStore;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
@@ -143,7 +149,11 @@ public final class UnbrokenNode {
         .or(() -> redis.map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix())))
         .orElseGet(() -> new EmbeddedWorkerLeaseStore(clock));
     GatewayMetrics metrics = new GatewayMetrics(registry);
-    Stamps stamps = new Stamps(ids, new HybridLogicalClock(clock, identity.maxClockOffset().toMillis()));
+    HybridLogicalClock hlc = new HybridLogicalClock(clock, identity.maxClockOffset().toMillis());
+    FunctionCounter.builder("unbroken.hlc.peers.ignored", hlc, HybridLogicalClock::rejectedPeers)
+        .description("Hybrid clock values from peers further ahead than node.maxClockOffset, not followed")
+        .register(registry);
+    Stamps stamps = new Stamps(ids, hlc);
     EventStorage storage = postgres.<EventStorage>map(p -> new PgEventStorage(p, stamps))
         .orElseGet(() -> new EmbeddedEventStorage(stamps, clock));
     UnbrokenConfig.EventStore writer = config.eventStore();
@@ -159,7 +169,7 @@ public final class UnbrokenNode {
         .orElse(embeddedLocks);
     ResourceLocks locks = new ResourceLocks(vertx, lockLeases, fencingTokens);
     IdempotencyMetrics idempotencyMetrics = new IdempotencyMetrics(registry);
-    Idempotency idempotency = idempotency(vertx, config, redis, postgres, idempotencyMetrics, clock);
+    Idempotency idempotency = idempotency(vertx, config, redis, postgres, idempotencyMetrics, clock, hlc);
     GatewayVerticle.Collaborators gateway =
         new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency, idempotencyMetrics);
 
@@ -171,6 +181,14 @@ public final class UnbrokenNode {
         .compose(alive -> idempotency.degraded().<Future<Void>>map(Future::failedFuture).orElse(Future.succeededFuture())),
         postgres.isEmpty())));
     postgres.ifPresent(p -> checks.add(new ReadinessCheck("postgres", () -> PostgresConnector.selectOne(p))));
+    List<StoreClock> storeClocks = new ArrayList<>();
+    redis.ifPresent(r -> storeClocks.add(new RedisStoreClock(r)));
+    postgres.ifPresent(p -> storeClocks.add(new PgStoreClock(p)));
+    ClockOffsetVerticle clockOffsets = new ClockOffsetVerticle(storeClocks, clock, identity.maxClockOffset(),
+        identity.heartbeat(), registry);
+    if (!storeClocks.isEmpty()) {
+      checks.add(new ReadinessCheck("clock", clockOffsets::check));
+    }
 
     Future<Void> reachable = Future.all(
             redis.map(r -> RedisConnector.checkReachable(r, config.redis().get())).orElse(Future.succeededFuture()),
@@ -179,8 +197,10 @@ public final class UnbrokenNode {
     return reachable
         .compose(v -> node.deploy(() -> new WorkerLeaseVerticle(leases, ids, clock, identity.datacenter(), nodeId,
             identity.workerLease(), identity.heartbeat()), 1, "node.datacenter", "", 0))
+        .compose(v -> storeClocks.isEmpty() ? Future.succeededFuture()
+            : node.deploy(() -> clockOffsets, 1, "node.heartbeat", "", 0))
         .compose(v -> node.deploy(() -> new EventStoreVerticle(storage, new EventStoreVerticle.Batching(
-            writer.maxBatchEvents(), writer.maxDelay(), writer.maxInFlight(), writer.retention()), clock, registry),
+            writer.maxBatchEvents(), writer.maxDelay(), writer.maxInFlight(), writer.retention()), registry),
             1, "eventStore", "", 0))
         .compose(v -> config.demo().enabled()
             ? node.deploy(() -> new DemoUpstreamVerticle(config.demo().port()), 1, "demo.port", "127.0.0.1",
@@ -202,9 +222,9 @@ public final class UnbrokenNode {
    * alone; or in process.
    */
   private static Idempotency idempotency(Vertx vertx, UnbrokenConfig config, Optional<Redis> redis,
-      Optional<Pool> postgres, IdempotencyMetrics metrics, InstantSource clock) {
+      Optional<Pool> postgres, IdempotencyMetrics metrics, InstantSource clock, HybridLogicalClock hlc) {
     Optional<PgIdempotencyRecords> records = postgres.map(PgIdempotencyRecords::new);
-    EmbeddedIdempotencyRecords inProcess = new EmbeddedIdempotencyRecords();
+    EmbeddedIdempotencyRecords inProcess = new EmbeddedIdempotencyRecords(clock);
     ClaimStore primary = redis.<ClaimStore>map(r -> new RedisClaimStore(r, config.redis().get().keyPrefix()))
         .or(() -> records.map(ClaimStore.class::cast))
         .orElse(inProcess);
@@ -213,7 +233,8 @@ public final class UnbrokenNode {
         .or(() -> redis.isPresent() ? Optional.empty() : Optional.of(inProcess));
     UnbrokenConfig.Idempotency filter = config.idempotency();
     return new Idempotency(vertx, primary, fallback, durable,
-        new KeyFilter(filter.expectedKeys(), filter.falsePositiveRate()), metrics, clock, config.node().workerLease());
+        new KeyFilter(filter.expectedKeys(), filter.falsePositiveRate()), metrics, Ticker.systemTicker(), hlc,
+        config.node().workerLease());
   }
 
   private Future<String> deploy(Supplier<Deployable> verticle, int instances, String key, String host, int port) {

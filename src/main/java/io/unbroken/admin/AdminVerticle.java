@@ -76,7 +76,7 @@ public final class AdminVerticle extends VerticleBase {
     for (ReadinessCheck check : checks) {
       handler.register(check.name(), CHECK_TIMEOUT_MS, promise -> check.probe().get()
           .timeout(PROBE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
-          .onSuccess(ok -> promise.complete(Status.OK()))
+          .onSuccess(ok -> promise.complete(ok instanceof JsonObject shown ? Status.OK(shown) : Status.OK()))
           .onFailure(failure -> {
             JsonObject reason = new JsonObject().put("reason", String.valueOf(failure.getMessage()));
             promise.complete(check.required() ? Status.KO(reason) : Status.OK(reason.put("degraded", true)));

@@ -9,7 +9,9 @@ import io.unbroken.idempotency.DurableAnswer;
 import io.unbroken.idempotency.DurableAnswers;
 import io.unbroken.idempotency.StoredAnswer;
 import io.vertx.core.Future;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -18,28 +20,37 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
-/** Claims and answers held in this process, for the embedded default: one map plays Redis and PostgreSQL. */
+/**
+ * Claims and answers held in this process, for the embedded default: one map plays Redis and
+ * PostgreSQL, and its clock plays theirs.
+ */
 public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnswers {
 
+  private final InstantSource clock;
   private final Map<String, ClaimRecord> records = new HashMap<>();
+
+  public EmbeddedIdempotencyRecords(InstantSource clock) {
+    this.clock = clock;
+  }
 
   @Override
   public synchronized Future<Claim> claim(ClaimTicket ticket) {
-    Optional<Claim> found = find(ticket.scopeKey(), ticket.fingerprint(), ticket.now()).result();
+    Instant now = clock.instant();
+    Optional<Claim> found = find(ticket.scopeKey(), ticket.fingerprint(), now);
     if (found.isPresent()) {
       return Future.succeededFuture(found.get());
     }
-    records.put(ticket.scopeKey(), ClaimRecord.inFlight(ticket));
+    records.put(ticket.scopeKey(), ClaimRecord.inFlight(ticket, now));
     return Future.succeededFuture(Claim.CLAIMED);
   }
 
   @Override
-  public synchronized Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
+  public synchronized Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Duration ttl) {
     ClaimRecord record = records.get(scopeKey);
     if (record == null || !record.heldBy(owner)) {
       return Future.succeededFuture(false);
     }
-    records.put(scopeKey, record.complete(answer, expiresAt));
+    records.put(scopeKey, record.complete(answer, clock.instant().plus(ttl)));
     return Future.succeededFuture(true);
   }
 
@@ -50,7 +61,8 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
   }
 
   @Override
-  public synchronized Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+  public synchronized Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
+    Instant leaseUntil = clock.instant().plus(lease);
     for (HeldClaim claim : claims) {
       records.computeIfPresent(claim.scopeKey(),
           (key, record) -> record.heldBy(claim.owner()) ? record.renew(leaseUntil) : record);
@@ -65,26 +77,32 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
 
   @Override
   public synchronized Future<Void> save(DurableAnswer answer) {
-    records.put(answer.scopeKey(),
-        new ClaimRecord(answer.fingerprint(), "", answer.completedAt(), answer.answer(), answer.expiresAt()));
+    Instant now = clock.instant();
+    records.put(answer.scopeKey(), new ClaimRecord(answer.fingerprint(), "", now, answer.answer(), now.plus(answer.ttl())));
     return Future.succeededFuture();
   }
 
   @Override
-  public synchronized Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now) {
+  public synchronized Future<Optional<Claim>> find(String scopeKey, String fingerprint) {
+    return Future.succeededFuture(find(scopeKey, fingerprint, clock.instant()));
+  }
+
+  private Optional<Claim> find(String scopeKey, String fingerprint, Instant now) {
     ClaimRecord record = records.get(scopeKey);
-    return Future.succeededFuture(record == null ? Optional.empty() : record.classify(fingerprint, now));
+    return record == null ? Optional.empty() : record.classify(fingerprint, now);
   }
 
   @Override
-  public synchronized Future<Integer> purgeExpired(Instant now) {
+  public synchronized Future<Integer> purgeExpired() {
+    Instant now = clock.instant();
     int before = records.size();
     records.values().removeIf(record -> !record.expiresAt().isAfter(now));
     return Future.succeededFuture(before - records.size());
   }
 
   @Override
-  public synchronized Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
+  public synchronized Future<Void> forEachLiveKey(Consumer<List<String>> keys) {
+    Instant now = clock.instant();
     List<String> live = new ArrayList<>();
     records.forEach((key, record) -> {
       if (record.liveAt(now)) {

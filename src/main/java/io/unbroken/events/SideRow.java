@@ -1,5 +1,6 @@
 package io.unbroken.events;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -7,9 +8,17 @@ import java.util.regex.Pattern;
 /**
  * A row written with an append, in its transaction: inserted into {@code table}, or updated when a
  * row with the same {@code key} columns exists. Values are strings, numbers, booleans, JSON,
- * byte arrays or {@link java.time.OffsetDateTime}.
+ * byte arrays, {@link java.time.OffsetDateTime} or {@link StoreTime}.
  */
 public record SideRow(String table, Map<String, Object> columns, List<String> key) {
+
+  /**
+   * A time the database sets as it writes the row: its transaction time plus {@code fromNow}. A
+   * time that other nodes later compare is written this way, so only the database's clock judges it.
+   */
+  public record StoreTime(Duration fromNow) {
+    public static final StoreTime NOW = new StoreTime(Duration.ZERO);
+  }
 
   // Names go into SQL text as they are, so they must be plain identifiers.
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]*");

@@ -149,13 +149,8 @@ final class IdempotentExchange extends Deadlines.Armed {
           }
           // Woken when the key settles anywhere; the poll bound covers a notice that came before we listened.
           long waitMs = Math.min(Math.min(leftMs, WAIT_POLL_MS), Math.max(1, inFlight.leaseLeft().toMillis()));
-          return idempotency.awaitSettled(ticket.scopeKey(), Duration.ofMillis(waitMs)).compose(this::claimAgain);
+          return idempotency.awaitSettled(ticket.scopeKey(), Duration.ofMillis(waitMs)).compose(settled -> claimUntilSettled());
         });
-  }
-
-  private Future<Claim> claimAgain(Void settled) {
-    ticket = idempotency.ticket(ticket.scopeKey(), ticket.fingerprint(), requestId, policy.ttl());
-    return claimUntilSettled();
   }
 
   private Future<Void> act(Claim claim) {

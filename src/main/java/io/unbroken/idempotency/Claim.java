@@ -1,7 +1,6 @@
 package io.unbroken.idempotency;
 
 import java.time.Duration;
-import java.time.Instant;
 
 /** What a claim on an idempotency key found. */
 public sealed interface Claim {
@@ -12,8 +11,8 @@ public sealed interface Claim {
   /** Another attempt with the same payload holds the key; its lease runs for {@code leaseLeft}. */
   record InFlight(Duration leaseLeft) implements Claim {}
 
-  /** An attempt with the same payload finished; retries get its answer until {@code expiresAt}. */
-  record Completed(StoredAnswer answer, Instant expiresAt) implements Claim {}
+  /** An attempt with the same payload finished; retries get its answer for {@code ttlLeft} more, by the store's clock. */
+  record Completed(StoredAnswer answer, Duration ttlLeft) implements Claim {}
 
   /** The key is held or completed for another payload. */
   record Mismatch() implements Claim {}

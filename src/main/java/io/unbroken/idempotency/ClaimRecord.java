@@ -6,13 +6,17 @@ import java.util.Optional;
 
 /**
  * A key's record as the stores that hold it in Java terms keep it (embedded, and PostgreSQL once
- * read): in flight under an owner's lease, or completed with its answer, until it expires.
+ * read): in flight under an owner's lease, or completed with its answer, until it expires. Every
+ * instant here is on the clock of the store that holds the record, and is compared only with that
+ * clock's "now".
  */
 public record ClaimRecord(String fingerprint, String owner, Instant leaseUntil, StoredAnswer answer,
     Instant expiresAt) {
 
-  public static ClaimRecord inFlight(ClaimTicket ticket) {
-    return new ClaimRecord(ticket.fingerprint(), ticket.owner(), ticket.leaseUntil(), null, ticket.expiresAt());
+  /** The record of a claim the store grants at {@code storeNow}. */
+  public static ClaimRecord inFlight(ClaimTicket ticket, Instant storeNow) {
+    return new ClaimRecord(ticket.fingerprint(), ticket.owner(), storeNow.plus(ticket.lease()), null,
+        storeNow.plus(ticket.ttl()));
   }
 
   public boolean completed() {
@@ -28,7 +32,7 @@ public record ClaimRecord(String fingerprint, String owner, Instant leaseUntil, 
     return expiresAt.isAfter(now) && (completed() || leaseUntil.isAfter(now));
   }
 
-  /** What a claim for {@code claimFingerprint} finds here; empty when the key is free. */
+  /** What a claim for {@code claimFingerprint} finds here at the store's {@code now}; empty when the key is free. */
   public Optional<Claim> classify(String claimFingerprint, Instant now) {
     if (!liveAt(now)) {
       return Optional.empty();
@@ -36,7 +40,8 @@ public record ClaimRecord(String fingerprint, String owner, Instant leaseUntil, 
     if (!fingerprint.equals(claimFingerprint)) {
       return Optional.of(Claim.MISMATCH);
     }
-    return Optional.of(completed() ? new Claim.Completed(answer, expiresAt) : new Claim.InFlight(Duration.between(now, leaseUntil)));
+    return Optional.of(completed() ? new Claim.Completed(answer, Duration.between(now, expiresAt))
+        : new Claim.InFlight(Duration.between(now, leaseUntil)));
   }
 
   public ClaimRecord complete(StoredAnswer finalAnswer, Instant expiry) {

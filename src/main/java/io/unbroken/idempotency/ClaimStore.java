@@ -1,14 +1,15 @@
 package io.unbroken.idempotency;
 
 import io.vertx.core.Future;
-import java.time.Instant;
+import java.time.Duration;
 import java.util.Collection;
 
 /**
  * Where idempotency keys are claimed. Every change is one atomic step checked by owner token, so
  * two attempts never both hold a key and nobody completes or releases a claim that is not theirs.
  * A claim whose lease ended without a renewal (its node died) is free again, and so is a completed
- * key past its expiry. Times come from the caller, so a node's injected clock decides expiry.
+ * key past its expiry. Callers give durations only: every lease end and expiry is set and judged
+ * by the store's own clock, so nodes whose clocks disagree still agree on who holds a key.
  */
 public interface ClaimStore {
 
@@ -16,16 +17,16 @@ public interface ClaimStore {
   Future<Claim> claim(ClaimTicket ticket);
 
   /**
-   * Stores the final answer of the owner's attempt, kept until {@code expiresAt}; false when the
+   * Stores the final answer of the owner's attempt, kept for {@code ttl} from now; false when the
    * owner no longer holds the key.
    */
-  Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt);
+  Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Duration ttl);
 
   /** Frees the key if {@code owner} holds it, so the next attempt runs again. */
   Future<Void> release(String scopeKey, String owner);
 
-  /** Extends the leases of claims still held by their owners, in one round trip. */
-  Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil);
+  /** Extends to {@code lease} from now the leases of claims still held by their owners, in one round trip. */
+  Future<Void> renew(Collection<HeldClaim> claims, Duration lease);
 
   /** A claim held by an attempt of this node. */
   record HeldClaim(String scopeKey, String owner) {}

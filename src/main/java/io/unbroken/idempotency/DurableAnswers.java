@@ -2,7 +2,6 @@ package io.unbroken.idempotency;
 
 import io.unbroken.events.SideRow;
 import io.vertx.core.Future;
-import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -10,7 +9,8 @@ import java.util.function.Consumer;
 /**
  * The durable record of completed answers, which outlives Redis. Where it shares the event store's
  * database, an answer commits in the transaction of its {@code RequestCompleted} event
- * ({@link #sideRow}); otherwise it is {@link #save saved} on its own.
+ * ({@link #sideRow}); otherwise it is {@link #save saved} on its own. What is live or expired is
+ * judged by the store's own clock.
  */
 public interface DurableAnswers {
 
@@ -20,14 +20,14 @@ public interface DurableAnswers {
   Future<Void> save(DurableAnswer answer);
 
   /** The key's live record (completed, or claimed while Redis was away), as a claim for {@code fingerprint} sees it. */
-  Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now);
+  Future<Optional<Claim>> find(String scopeKey, String fingerprint);
 
-  /** Deletes what expired before {@code now}; the number of records deleted. */
-  Future<Integer> purgeExpired(Instant now);
+  /** Deletes what has expired; the number of records deleted. */
+  Future<Integer> purgeExpired();
 
   /**
    * Hands every live key (completed, or claimed while Redis was away and still leased) to
    * {@code keys}, a slice at a time, to rebuild the Bloom filter at start.
    */
-  Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys);
+  Future<Void> forEachLiveKey(Consumer<List<String>> keys);
 }

@@ -5,9 +5,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import com.google.common.base.Ticker;
+import io.unbroken.ids.HybridLogicalClock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -52,11 +52,11 @@ public final class Idempotency {
   private final boolean durableIsSeparate;
   private final KeyFilter filter;
   private final IdempotencyMetrics metrics;
-  private final InstantSource clock;
+  private final HybridLogicalClock hlc;
   private final Duration lease;
   private final Map<ClaimStore.HeldClaim, ClaimStore> held = new ConcurrentHashMap<>();
   private final Waiters waiters = new Waiters();
-  private final RecentAnswers recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES);
+  private final RecentAnswers recentAnswers;
   // Why claims go to the fallback store; null while the primary takes them.
   private final AtomicReference<String> degradedReason = new AtomicReference<>();
   private final String origin = UUID.randomUUID().toString();
@@ -66,9 +66,11 @@ public final class Idempotency {
   /**
    * @param durable where completed answers outlive the primary: PostgreSQL, the primary itself
    *     (embedded: then nothing is looked up twice), or nothing (Redis alone)
+   * @param ticker this node's monotonic time, for how long answers are kept in memory
+   * @param hlc stamps the notices this node sends, and learns from those it receives
    */
   public Idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback, Optional<DurableAnswers> durable,
-      KeyFilter filter, IdempotencyMetrics metrics, InstantSource clock, Duration lease) {
+      KeyFilter filter, IdempotencyMetrics metrics, Ticker ticker, HybridLogicalClock hlc, Duration lease) {
     this.vertx = vertx;
     this.primary = primary;
     this.fallback = fallback;
@@ -76,20 +78,23 @@ public final class Idempotency {
     this.durableIsSeparate = durable.isPresent() && durable.get() != primary;
     this.filter = filter;
     this.metrics = metrics;
-    this.clock = clock;
+    this.hlc = hlc;
     this.lease = lease;
+    this.recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES, ticker);
   }
 
-  /** A ticket for this attempt, stamped with the node's clock, lease and the route's time to live. */
+  /** A ticket for this attempt, with the node's claim lease and the route's time to live. */
   public ClaimTicket ticket(String scopeKey, String fingerprint, String owner, Duration ttl) {
-    Instant now = clock.instant();
-    return new ClaimTicket(scopeKey, fingerprint, owner, now, lease, now.plus(ttl));
+    return new ClaimTicket(scopeKey, fingerprint, owner, lease, ttl);
   }
 
   /** Claims the ticket's key; fails when no store could record the claim. */
   public Future<Claim> claim(ClaimTicket ticket) {
-    Optional<Claim> recent = recentAnswers.lookup(ticket.scopeKey(), ticket.fingerprint(), ticket.now());
+    Optional<Claim> recent = recentAnswers.lookup(ticket.scopeKey(), ticket.fingerprint());
     if (recent.isPresent()) {
+      if (recent.get() instanceof Claim.Completed completed) {
+        learnClock(completed);
+      }
       return Future.succeededFuture(recent.get());
     }
     String degraded = degradedReason.get();
@@ -102,6 +107,7 @@ public final class Idempotency {
     return claimed.onSuccess(claim -> {
       if (claim instanceof Claim.Completed completed) {
         recentAnswers.remember(ticket.scopeKey(), ticket.fingerprint(), completed);
+        learnClock(completed);
       }
     });
   }
@@ -134,6 +140,13 @@ public final class Idempotency {
     return fallback.get().claim(ticket).onSuccess(claim -> hold(claim, ticket, fallback.get()));
   }
 
+  /** A replay orders after the answer it replays, whichever node's clock stamped that answer. */
+  private void learnClock(Claim.Completed completed) {
+    if (completed.answer().hlc() != 0) {
+      hlc.receive(completed.answer().hlc());
+    }
+  }
+
   /** The primary had nothing: trust it unless the filter may have seen the key completed or claimed elsewhere. */
   private Future<Claim> checkDurable(ClaimTicket ticket) {
     if (!durableIsSeparate) {
@@ -143,7 +156,7 @@ public final class Idempotency {
       metrics.filterNegative();
       return Future.succeededFuture(Claim.CLAIMED);
     }
-    return durable.get().find(ticket.scopeKey(), ticket.fingerprint(), ticket.now())
+    return durable.get().find(ticket.scopeKey(), ticket.fingerprint())
         .transform(found -> {
           if (found.failed()) {
             // Unchecked, the key must not be forwarded; nor held, or its retries would wait for nothing.
@@ -176,8 +189,7 @@ public final class Idempotency {
       return Future.failedFuture("the claim on this key is no longer held");
     }
     filter.add(ticket.scopeKey());
-    Instant expiresAt = answerExpiry(ticket);
-    return store.complete(ticket.scopeKey(), ticket.owner(), answer, expiresAt)
+    return store.complete(ticket.scopeKey(), ticket.owner(), answer.stampedAt(hlc.now()), ticket.ttl())
         .onSuccess(kept -> {
           // Not remembered here: most keys are never retried, and answers kept for a minute in
           // memory would outlive young collections by the thousand. A first replay remembers it.
@@ -190,11 +202,6 @@ public final class Idempotency {
         })
         .<Void>mapEmpty()
         .onComplete(done -> publish(ticket.scopeKey(), KeyNotice.COMPLETED));
-  }
-
-  /** A completed answer is kept for the route's time to live from when it completed. */
-  private Instant answerExpiry(ClaimTicket ticket) {
-    return clock.instant().plus(ticket.ttl());
   }
 
   /**
@@ -226,8 +233,8 @@ public final class Idempotency {
         || held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner())) == durable.get()) {
       return Optional.empty();
     }
-    return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer, requestId,
-        clock.instant(), answerExpiry(ticket)));
+    return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer.stampedAt(hlc.now()),
+        requestId, ticket.ttl()));
   }
 
   /** Completes when the key is settled anywhere in the cluster, or after {@code atMost}, whichever is first. */
@@ -242,9 +249,8 @@ public final class Idempotency {
 
   /** One heartbeat: renews every held claim, and returns to the primary once it answers. */
   Future<Void> heartbeat(Supplier<Future<?>> primaryProbe) {
-    Instant leaseUntil = clock.instant().plus(lease);
-    Future<Void> primaryRenewed = primary.renew(heldIn(primary), leaseUntil);
-    Future<Void> fallbackRenewed = fallback.map(store -> store.renew(heldIn(store), leaseUntil))
+    Future<Void> primaryRenewed = primary.renew(heldIn(primary), lease);
+    Future<Void> fallbackRenewed = fallback.map(store -> store.renew(heldIn(store), lease))
         .orElse(Future.succeededFuture());
     Future<?> recovered = degradedReason.get() == null ? Future.succeededFuture()
         : primaryProbe.get().onSuccess(alive -> {
@@ -256,12 +262,15 @@ public final class Idempotency {
 
   /**
    * Learns what other nodes did with their keys: waiters here try again once a key settled; the
-   * filter learns every key kept. This node's own notices were applied when it sent them.
+   * filter learns every key kept. This node's own notices were applied when it sent them. The
+   * sender's hybrid clock moves this node's, so what this node records next orders after what the
+   * sender recorded before it sent them.
    */
   void onNotices(JsonObject batch) {
     if (origin.equals(batch.getString("origin"))) {
       return;
     }
+    hlc.receive(batch.getLong("hlc"));
     for (Object item : batch.getJsonArray("notices")) {
       JsonObject notice = (JsonObject) item;
       String scopeKey = notice.getString("scope");
@@ -281,14 +290,14 @@ public final class Idempotency {
       return Future.succeededFuture(0L);
     }
     AtomicLong loaded = new AtomicLong();
-    return durable.get().forEachLiveKey(clock.instant(), keys -> {
+    return durable.get().forEachLiveKey(keys -> {
       keys.forEach(filter::add);
       loaded.addAndGet(keys.size());
     }).map(done -> loaded.get());
   }
 
   Future<Integer> purgeExpired() {
-    return durable.map(store -> store.purgeExpired(clock.instant())).orElse(Future.succeededFuture(0));
+    return durable.map(DurableAnswers::purgeExpired).orElse(Future.succeededFuture(0));
   }
 
   private List<ClaimStore.HeldClaim> heldIn(ClaimStore store) {
@@ -324,7 +333,8 @@ public final class Idempotency {
       notices.add(notice);
     }
     if (!notices.isEmpty()) {
-      vertx.eventBus().publish(IdempotencyAddresses.KEY_NOTICES, new JsonObject().put("origin", origin).put("notices", notices));
+      vertx.eventBus().publish(IdempotencyAddresses.KEY_NOTICES,
+          new JsonObject().put("origin", origin).put("hlc", hlc.now()).put("notices", notices));
     }
   }
 }

@@ -147,8 +147,10 @@ class AdminIT {
     assertThat(ready.status()).isEqualTo(200);
     assertThat(ready.json().getString("status")).isEqualTo("UP");
     Map<String, JsonObject> checks = checksOf(ready);
-    assertThat(checks).containsOnlyKeys("worker-id", "redis", "postgres");
+    assertThat(checks).containsOnlyKeys("worker-id", "redis", "postgres", "clock");
     assertThat(checks.values()).allSatisfy(check -> assertThat(check.getString("status")).isEqualTo("UP"));
+    assertThat(checks.get("clock").getJsonObject("data").fieldNames()).as("the offset to each store, shown")
+        .containsExactlyInAnyOrder("redisOffsetSeconds", "postgresOffsetSeconds");
   }
 
   @Test
@@ -187,6 +189,10 @@ class AdminIT {
     assertThat(sample(scrape, "unbroken_upstream_latency_seconds_bucket", Map.of("route", "/api", "le", "+Inf")))
         .isEqualTo(3);
     assertThat(sample(scrape, "unbroken_upstream_latency_seconds_count", Map.of("route", "/api"))).isEqualTo(3);
+    // One machine: the node's clock and the stores' are the same clock, a round trip apart.
+    assertThat(sample(scrape, "unbroken_clock_offset_seconds", Map.of("store", "redis"))).isBetween(-0.5, 0.5);
+    assertThat(sample(scrape, "unbroken_clock_offset_seconds", Map.of("store", "postgres"))).isBetween(-0.5, 0.5);
+    assertThat(scrape.lines()).as("no peer clock ignored").contains("unbroken_hlc_peers_ignored_total 0.0");
   }
 
   @Test
@@ -234,7 +240,7 @@ class AdminIT {
 
     Answer ready = get(admin, "/health/ready", null);
     assertThat(ready.status()).isEqualTo(200);
-    assertThat(checksOf(ready)).containsOnlyKeys("worker-id", "redis");
+    assertThat(checksOf(ready)).containsOnlyKeys("worker-id", "redis", "clock");
 
     server.kill();
     Answer down = awaitReadiness(admin, 503, "readiness reports Redis gone");

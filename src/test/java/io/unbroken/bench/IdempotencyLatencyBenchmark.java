@@ -29,7 +29,6 @@ import io.vertx.redis.client.Request;
 import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -393,7 +392,7 @@ public final class IdempotencyLatencyBenchmark {
       KeyFilter filter = new KeyFilter(keys, 0.01);
       AtomicLong loaded = new AtomicLong();
       long started = System.nanoTime();
-      await(new PgIdempotencyRecords(pool).forEachLiveKey(Instant.now(), slice -> {
+      await(new PgIdempotencyRecords(pool).forEachLiveKey(slice -> {
         slice.forEach(filter::add);
         loaded.addAndGet(slice.size());
       }), Duration.ofMinutes(5));

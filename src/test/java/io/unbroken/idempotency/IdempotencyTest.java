@@ -2,9 +2,11 @@ package io.unbroken.idempotency;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.common.base.Ticker;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.events.SideRow;
+import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.testing.ManualClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -13,7 +15,6 @@ import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.net.ConnectException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -31,7 +32,9 @@ class IdempotencyTest {
 
   private static final Duration LEASE = Duration.ofSeconds(10);
 
-  private final ManualClock clock = new ManualClock(Instant.parse("2026-11-26T10:00:00Z").toEpochMilli());
+  private static final Duration MAX_OFFSET = Duration.ofSeconds(60);
+
+  private final ManualClock clock = ManualClock.at("2026-11-26T10:00:00Z");
 
   /** A primary that cannot be reached, as Redis when it is down. */
   private static final class UnreachableStore implements ClaimStore {
@@ -45,7 +48,7 @@ class IdempotencyTest {
     }
 
     @Override
-    public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
+    public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Duration ttl) {
       return refused();
     }
 
@@ -55,7 +58,7 @@ class IdempotencyTest {
     }
 
     @Override
-    public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+    public Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
       return refused();
     }
   }
@@ -73,32 +76,41 @@ class IdempotencyTest {
     }
 
     @Override
-    public Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now) {
+    public Future<Optional<Claim>> find(String scopeKey, String fingerprint) {
       return Future.failedFuture("connection reset");
     }
 
     @Override
-    public Future<Integer> purgeExpired(Instant now) {
+    public Future<Integer> purgeExpired() {
       return Future.succeededFuture(0);
     }
 
     @Override
-    public Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
+    public Future<Void> forEachLiveKey(Consumer<List<String>> keys) {
       return Future.succeededFuture();
     }
   }
 
   private Idempotency idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback,
       Optional<DurableAnswers> durable, KeyFilter filter) {
+    return idempotency(vertx, primary, fallback, durable, filter, new HybridLogicalClock(clock, MAX_OFFSET.toMillis()));
+  }
+
+  private Idempotency idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback,
+      Optional<DurableAnswers> durable, KeyFilter filter, HybridLogicalClock hlc) {
     return new Idempotency(vertx, primary, fallback, durable, filter,
-        new IdempotencyMetrics(new SimpleMeterRegistry()), clock, LEASE);
+        new IdempotencyMetrics(new SimpleMeterRegistry()), Ticker.systemTicker(), hlc, LEASE);
+  }
+
+  private EmbeddedIdempotencyRecords records() {
+    return new EmbeddedIdempotencyRecords(clock);
   }
 
   @Test
   void aFailedDurableLookupFailsThatClaimAloneAndFreesTheKey(Vertx vertx, VertxTestContext testContext) {
     KeyFilter filter = new KeyFilter(1000, 0.01);
     filter.add("key");
-    Idempotency keys = idempotency(vertx, new EmbeddedIdempotencyRecords(), Optional.of(new EmbeddedIdempotencyRecords()),
+    Idempotency keys = idempotency(vertx, records(), Optional.of(records()),
         Optional.of(new FailingLookups()), filter);
     keys.claim(keys.ticket("key", "fp", "first", Duration.ofHours(1)))
         .transform(failed -> {
@@ -115,10 +127,10 @@ class IdempotencyTest {
   @Test
   void aKeyFoundInFlightInPostgresqlIsGivenBackToRedisWithoutWakingItsWaiters(Vertx vertx,
       VertxTestContext testContext) {
-    EmbeddedIdempotencyRecords durable = new EmbeddedIdempotencyRecords();
+    EmbeddedIdempotencyRecords durable = records();
     KeyFilter filter = new KeyFilter(1000, 0.01);
     filter.add("key");
-    Idempotency keys = idempotency(vertx, new EmbeddedIdempotencyRecords(), Optional.of(durable), Optional.of(durable),
+    Idempotency keys = idempotency(vertx, records(), Optional.of(durable), Optional.of(durable),
         filter);
     // Notices arrive in the order they were published: when the other key's comes, any for "key" came before it.
     List<String> notices = new CopyOnWriteArrayList<>();
@@ -132,7 +144,7 @@ class IdempotencyTest {
         testContext.completeNow();
       }
     });
-    durable.claim(new ClaimTicket("key", "fp", "elsewhere", clock.instant(), LEASE, clock.instant().plus(Duration.ofHours(1))))
+    durable.claim(new ClaimTicket("key", "fp", "elsewhere", LEASE, Duration.ofHours(1)))
         .compose(held -> keys.claim(keys.ticket("key", "fp", "retry", Duration.ofHours(1))))
         .compose(found -> {
           testContext.verify(() -> assertThat(found).isInstanceOf(Claim.InFlight.class));
@@ -145,7 +157,7 @@ class IdempotencyTest {
   @Test
   void anUnreachablePrimarySendsClaimsToTheFallbackUntilAHeartbeatFindsItAgain(Vertx vertx,
       VertxTestContext testContext) {
-    EmbeddedIdempotencyRecords fallback = new EmbeddedIdempotencyRecords();
+    EmbeddedIdempotencyRecords fallback = records();
     Idempotency keys = idempotency(vertx, new UnreachableStore(), Optional.of(fallback), Optional.of(fallback),
         new KeyFilter(1000, 0.01));
     keys.claim(keys.ticket("key", "fp", "first", Duration.ofHours(1)))
@@ -164,5 +176,52 @@ class IdempotencyTest {
           assertThat(keys.degraded()).as("the probe answered: back to the primary").isEmpty();
           testContext.completeNow();
         })));
+  }
+
+  /**
+   * Two nodes on one event bus, the sender's wall clock {@code senderAhead} ahead of the
+   * receiver's: the receiver's next hybrid clock value after a key notice, against the notice's.
+   */
+  private void noticeFromANodeAhead(Vertx vertx, VertxTestContext testContext, Duration senderAhead,
+      boolean followed) {
+    ManualClock senderClock = new ManualClock(clock.millis() + senderAhead.toMillis());
+    HybridLogicalClock senderHlc = new HybridLogicalClock(senderClock, MAX_OFFSET.toMillis());
+    HybridLogicalClock receiverHlc = new HybridLogicalClock(clock, MAX_OFFSET.toMillis());
+    EmbeddedIdempotencyRecords shared = records();
+    Idempotency sender = idempotency(vertx, shared, Optional.empty(), Optional.of(shared), new KeyFilter(1000, 0.01),
+        senderHlc);
+    Idempotency receiver = idempotency(vertx, shared, Optional.empty(), Optional.of(shared), new KeyFilter(1000, 0.01),
+        receiverHlc);
+    vertx.eventBus().<JsonObject>consumer(IdempotencyAddresses.KEY_NOTICES, batch -> {
+      receiver.onNotices(batch.body());
+      long sent = batch.body().getLong("hlc");
+      long next = receiverHlc.now();
+      testContext.verify(() -> {
+        if (followed) {
+          assertThat(next).as("what the receiver records next orders after what the sender did").isGreaterThan(sent);
+        } else {
+          assertThat(HybridLogicalClock.physicalMillis(next)).as("a peer too far ahead is not followed")
+              .isEqualTo(clock.millis());
+          assertThat(receiverHlc.rejectedPeers()).isEqualTo(1);
+        }
+      });
+      testContext.completeNow();
+    }).completion()
+        .compose(listening -> {
+          ClaimTicket ticket = sender.ticket("key", "fp", "first", Duration.ofHours(1));
+          return sender.claim(ticket).compose(claimed -> sender.complete(ticket, StoredAnswer.UNKNOWN));
+        })
+        .onFailure(testContext::failNow);
+  }
+
+  @Test
+  void aKeyNoticeMovesTheReceiversHybridClockPastTheSendersOwn(Vertx vertx, VertxTestContext testContext) {
+    noticeFromANodeAhead(vertx, testContext, Duration.ofSeconds(45), true);
+  }
+
+  @Test
+  void aKeyNoticeFromANodeFurtherAheadThanTheMaximumOffsetIsCountedNotFollowed(Vertx vertx,
+      VertxTestContext testContext) {
+    noticeFromANodeAhead(vertx, testContext, Duration.ofHours(2), false);
   }
 }

@@ -16,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 public final class NodeProcess implements AutoCloseable {
 
   private static final Path JAR = Path.of(System.getProperty("unbroken.jar", "target/unbroken.jar"));
+  private static final Path FAKETIME = Path.of(System.getProperty("faketime.library",
+      "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"));
   private static final Duration START = Duration.ofSeconds(60);
 
   private final String name;
@@ -30,6 +32,15 @@ public final class NodeProcess implements AutoCloseable {
 
   /** Starts a node with {@code yaml} as its configuration and waits until it serves. */
   public static NodeProcess start(Path dir, String name, String yaml) throws IOException {
+    return start(dir, name, yaml, "");
+  }
+
+  /**
+   * Starts a node whose wall clock is shifted by {@code clockShift} (libfaketime's offset syntax,
+   * such as {@code +45s} or {@code -5m}; empty for none). Its monotonic clock is left alone, as a
+   * badly synchronised host's would be.
+   */
+  public static NodeProcess start(Path dir, String name, String yaml, String clockShift) throws IOException {
     Path config = Files.writeString(dir.resolve(name + ".yaml"), yaml, StandardCharsets.UTF_8);
     Path log = dir.resolve(name + ".log");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -39,6 +50,14 @@ public final class NodeProcess implements AutoCloseable {
         .redirectOutput(log.toFile());
     // Settings in this environment would override the file.
     builder.environment().keySet().removeIf(key -> key.startsWith("UNBROKEN_"));
+    if (!clockShift.isEmpty()) {
+      assertThat(FAKETIME).as("libfaketime (Debian package faketime) for a node with a shifted clock").isRegularFile();
+      builder.environment().put("LD_PRELOAD", FAKETIME.toString());
+      builder.environment().put("FAKETIME", clockShift);
+      builder.environment().put("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+      // Without it the JVM's timed waits return at once or late (libfaketime's fix for old glibc).
+      builder.environment().put("FAKETIME_FORCE_MONOTONIC_FIX", "0");
+    }
     NodeProcess node = new NodeProcess(name, builder.start(), log);
     try {
       Await.until("node " + name + " serves", START, node::serving);

@@ -65,7 +65,7 @@ final class SideRows {
       String column = columns.get(i);
       ColumnType type = ColumnType.of(first.columns().get(column));
       arrays.add("$" + (i + 1) + "::" + type.arrayType);
-      selected.add(column + type.cast);
+      selected.add(type.select.formatted(column));
       values.addValue(type.array(rows.stream().map(row -> row.columns().get(column)).toList()));
     }
     String updates = columns.stream().filter(c -> !first.key().contains(c))
@@ -78,17 +78,21 @@ final class SideRows {
     return connection.preparedQuery(sql).execute(values).mapEmpty();
   }
 
-  /** How a column's values travel: as an array of this PostgreSQL type, cast in the select list if need be. */
+  /**
+   * How a column's values travel: as an array of this PostgreSQL type, turned into the column's
+   * value in the select list if need be.
+   */
   private enum ColumnType {
-    TEXT("text[]", ""), INT("int4[]", ""), BIGINT("int8[]", ""), BOOLEAN("bool[]", ""),
-    TIMESTAMPTZ("timestamptz[]", ""), BYTEA("bytea[]", ""), JSONB("text[]", "::jsonb");
+    TEXT("text[]", "%s"), INT("int4[]", "%s"), BIGINT("int8[]", "%s"), BOOLEAN("bool[]", "%s"),
+    TIMESTAMPTZ("timestamptz[]", "%s"), BYTEA("bytea[]", "%s"), JSONB("text[]", "%s::jsonb"),
+    STORE_TIME("int8[]", "now() + %s * interval '1 millisecond'");
 
     private final String arrayType;
-    private final String cast;
+    private final String select;
 
-    ColumnType(String arrayType, String cast) {
+    ColumnType(String arrayType, String select) {
       this.arrayType = arrayType;
-      this.cast = cast;
+      this.select = select;
     }
 
     static ColumnType of(Object value) {
@@ -106,6 +110,8 @@ final class SideRows {
         return BYTEA;
       } else if (value instanceof JsonObject || value instanceof JsonArray) {
         return JSONB;
+      } else if (value instanceof SideRow.StoreTime) {
+        return STORE_TIME;
       }
       throw new IllegalArgumentException("a side row value of type " + value.getClass().getName() + " cannot be written");
     }
@@ -119,6 +125,7 @@ final class SideRows {
         case TIMESTAMPTZ -> values.toArray(OffsetDateTime[]::new);
         case BYTEA -> values.toArray(Buffer[]::new);
         case JSONB -> values.stream().map(value -> value == null ? null : Json.encode(value)).toArray(String[]::new);
+        case STORE_TIME -> values.stream().map(value -> ((SideRow.StoreTime) value).fromNow().toMillis()).toArray(Long[]::new);
       };
     }
   }

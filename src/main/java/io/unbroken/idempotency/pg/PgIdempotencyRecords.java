@@ -16,9 +16,9 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.RowStream;
 import io.vertx.sqlclient.Tuple;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -29,13 +29,16 @@ import java.util.function.Consumer;
 /**
  * {@code idempotency_records} (migration V5): the durable answers, and the claims themselves while
  * Redis cannot be reached. A claim is one conditional upsert, so two nodes never both hold a key:
- * the row is taken only when absent, expired, or in flight past its lease.
+ * the row is taken only when absent, expired, or in flight past its lease. Lease ends and expiries
+ * are the database's {@code now()} plus a duration, and are compared with {@code now()} again.
  */
 public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
 
   private static final String TABLE = "idempotency_records";
   // Keys fetched from the cursor, and handed to the Bloom filter's rebuild, at a time.
   private static final int SCAN_SLICE = 10_000;
+  // A duration in milliseconds, as a parameter, from the database's transaction time.
+  private static final String FROM_NOW = "now() + %s * interval '1 millisecond'";
 
   private final Pool pool;
 
@@ -46,25 +49,26 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
   @Override
   public Future<Claim> claim(ClaimTicket ticket) {
     return pool.preparedQuery("INSERT INTO " + TABLE + " (scope_key, state, fingerprint, owner, lease_until, expires_at)"
-            + " VALUES ($1, 'in_flight', $2, $3, $4, $5) ON CONFLICT (scope_key) DO UPDATE SET state = 'in_flight',"
+            + " VALUES ($1, 'in_flight', $2, $3, " + FROM_NOW.formatted("$4") + ", " + FROM_NOW.formatted("$5") + ")"
+            + " ON CONFLICT (scope_key) DO UPDATE SET state = 'in_flight',"
             + " fingerprint = EXCLUDED.fingerprint, owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,"
             + " answer = NULL, request_id = NULL, completed_at = NULL, expires_at = EXCLUDED.expires_at"
-            + " WHERE " + TABLE + ".expires_at <= $6"
-            + " OR (" + TABLE + ".state = 'in_flight' AND " + TABLE + ".lease_until <= $6)")
-        .execute(Tuple.of(ticket.scopeKey(), ticket.fingerprint(), ticket.owner(), time(ticket.leaseUntil()),
-            time(ticket.expiresAt()), time(ticket.now())))
+            + " WHERE " + TABLE + ".expires_at <= now()"
+            + " OR (" + TABLE + ".state = 'in_flight' AND " + TABLE + ".lease_until <= now())")
+        .execute(Tuple.of(ticket.scopeKey(), ticket.fingerprint(), ticket.owner(), ticket.lease().toMillis(),
+            ticket.ttl().toMillis()))
         .compose(claimed -> claimed.rowCount() == 1
             ? Future.succeededFuture(Claim.CLAIMED)
             // Someone holds it; or it vanished since (purged): then claiming again settles it.
-            : find(ticket.scopeKey(), ticket.fingerprint(), ticket.now())
+            : find(ticket.scopeKey(), ticket.fingerprint())
                 .compose(found -> found.isPresent() ? Future.succeededFuture(found.get()) : claim(ticket)));
   }
 
   @Override
-  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
-    return pool.preparedQuery("UPDATE " + TABLE + " SET state = $3, answer = $4, completed_at = now(), expires_at = $5"
-            + " WHERE scope_key = $1 AND owner = $2 AND state = 'in_flight'")
-        .execute(Tuple.of(scopeKey, owner, state(answer), answer.toJson(), time(expiresAt)))
+  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Duration ttl) {
+    return pool.preparedQuery("UPDATE " + TABLE + " SET state = $3, answer = $4, completed_at = now(), expires_at = "
+            + FROM_NOW.formatted("$5") + " WHERE scope_key = $1 AND owner = $2 AND state = 'in_flight'")
+        .execute(Tuple.of(scopeKey, owner, state(answer), answer.toJson(), ttl.toMillis()))
         .map(updated -> updated.rowCount() == 1);
   }
 
@@ -76,15 +80,16 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
   }
 
   @Override
-  public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+  public Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
     if (claims.isEmpty()) {
       return Future.succeededFuture();
     }
     String[] keys = claims.stream().map(HeldClaim::scopeKey).toArray(String[]::new);
     String[] owners = claims.stream().map(HeldClaim::owner).toArray(String[]::new);
-    return pool.preparedQuery("UPDATE " + TABLE + " r SET lease_until = $3 FROM unnest($1::text[], $2::text[]) AS c(k, o)"
+    return pool.preparedQuery("UPDATE " + TABLE + " r SET lease_until = " + FROM_NOW.formatted("$3")
+            + " FROM unnest($1::text[], $2::text[]) AS c(k, o)"
             + " WHERE r.scope_key = c.k AND r.owner = c.o AND r.state = 'in_flight'")
-        .execute(Tuple.tuple().addValue(keys).addValue(owners).addValue(time(leaseUntil)))
+        .execute(Tuple.tuple().addValue(keys).addValue(owners).addValue(lease.toMillis()))
         .mapEmpty();
   }
 
@@ -96,34 +101,35 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
         "fingerprint", answer.fingerprint(),
         "answer", answer.answer().toJson(),
         "request_id", answer.requestId(),
-        "completed_at", time(answer.completedAt()),
-        "expires_at", time(answer.expiresAt())), List.of("scope_key")));
+        "completed_at", SideRow.StoreTime.NOW,
+        "expires_at", new SideRow.StoreTime(answer.ttl())), List.of("scope_key")));
   }
 
   @Override
   public Future<Void> save(DurableAnswer answer) {
     return pool.preparedQuery("INSERT INTO " + TABLE
             + " (scope_key, state, fingerprint, answer, request_id, completed_at, expires_at)"
-            + " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope_key) DO UPDATE SET state = EXCLUDED.state,"
+            + " VALUES ($1, $2, $3, $4, $5, now(), " + FROM_NOW.formatted("$6") + ")"
+            + " ON CONFLICT (scope_key) DO UPDATE SET state = EXCLUDED.state,"
             + " fingerprint = EXCLUDED.fingerprint, answer = EXCLUDED.answer, request_id = EXCLUDED.request_id,"
             + " completed_at = EXCLUDED.completed_at, expires_at = EXCLUDED.expires_at")
         .execute(Tuple.of(answer.scopeKey(), state(answer.answer()), answer.fingerprint(), answer.answer().toJson(),
-            answer.requestId(), time(answer.completedAt()), time(answer.expiresAt())))
+            answer.requestId(), answer.ttl().toMillis()))
         .mapEmpty();
   }
 
   @Override
-  public Future<Optional<Claim>> find(String scopeKey, String fingerprint, Instant now) {
-    return pool.preparedQuery("SELECT fingerprint, owner, lease_until, answer, expires_at FROM " + TABLE
+  public Future<Optional<Claim>> find(String scopeKey, String fingerprint) {
+    return pool.preparedQuery("SELECT fingerprint, owner, lease_until, answer, expires_at, now() AS now FROM " + TABLE
             + " WHERE scope_key = $1")
         .execute(Tuple.of(scopeKey))
-        .map(rows -> record(rows).flatMap(record -> record.classify(fingerprint, now)));
+        .map(rows -> record(rows).flatMap(found -> found.record().classify(fingerprint, found.storeNow())));
   }
 
   @Override
-  public Future<Integer> purgeExpired(Instant now) {
-    return pool.preparedQuery("DELETE FROM " + TABLE + " WHERE expires_at <= $1")
-        .execute(Tuple.of(time(now)))
+  public Future<Integer> purgeExpired() {
+    return pool.preparedQuery("DELETE FROM " + TABLE + " WHERE expires_at <= now()")
+        .execute()
         .map(RowSet::rowCount);
   }
 
@@ -132,13 +138,13 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
    * rows there are, and never more than a slice in memory.
    */
   @Override
-  public Future<Void> forEachLiveKey(Instant now, Consumer<List<String>> keys) {
+  public Future<Void> forEachLiveKey(Consumer<List<String>> keys) {
     return pool.withTransaction(connection -> connection
-        .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > $1 AND (state <> 'in_flight' OR lease_until > $1)")
+        .prepare("SELECT scope_key FROM " + TABLE + " WHERE expires_at > now() AND (state <> 'in_flight' OR lease_until > now())")
         .compose(statement -> {
           Promise<Void> done = Promise.promise();
           List<String> slice = new ArrayList<>(SCAN_SLICE);
-          RowStream<Row> rows = statement.createStream(SCAN_SLICE, Tuple.of(time(now)));
+          RowStream<Row> rows = statement.createStream(SCAN_SLICE, Tuple.tuple());
           rows.exceptionHandler(done::tryFail);
           rows.endHandler(end -> {
             keys.accept(List.copyOf(slice));
@@ -155,23 +161,22 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
         }));
   }
 
-  private static Optional<ClaimRecord> record(RowSet<Row> rows) {
+  /** A row as read, with the database's time of the read, against which alone its times are judged. */
+  private record ReadRecord(ClaimRecord record, Instant storeNow) {}
+
+  private static Optional<ReadRecord> record(RowSet<Row> rows) {
     if (rows.size() == 0) {
       return Optional.empty();
     }
     Row row = rows.iterator().next();
     JsonObject answer = (JsonObject) row.getValue("answer");
     OffsetDateTime lease = row.getOffsetDateTime("lease_until");
-    return Optional.of(new ClaimRecord(row.getString("fingerprint"), row.getString("owner"),
+    return Optional.of(new ReadRecord(new ClaimRecord(row.getString("fingerprint"), row.getString("owner"),
         lease == null ? Instant.EPOCH : lease.toInstant(), answer == null ? null : StoredAnswer.fromJson(answer),
-        row.getOffsetDateTime("expires_at").toInstant()));
+        row.getOffsetDateTime("expires_at").toInstant()), row.getOffsetDateTime("now").toInstant()));
   }
 
   private static String state(StoredAnswer answer) {
     return answer.isUnknown() ? "unknown" : "completed";
-  }
-
-  private static OffsetDateTime time(Instant instant) {
-    return OffsetDateTime.ofInstant(instant, ZoneOffset.UTC);
   }
 }

@@ -12,7 +12,6 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -21,37 +20,45 @@ import java.util.List;
  * Claims in Redis: one hash per scope key ({@code s} state, {@code o} owner, {@code f}
  * fingerprint, {@code l} lease end and {@code e} expiry in epoch ms, {@code a} answer), changed
  * only by Lua scripts, so no step is a check-then-set. Keys carry the scope key in braces, so one
- * key's records share a cluster slot. The hash also gets a Redis expiry, so Redis forgets it on
- * its own; the scripts still compare with the caller's time.
+ * key's records share a cluster slot. Every lease end and expiry is Redis's own {@code TIME} plus
+ * a duration the caller sends, and is compared with {@code TIME} again: a node's wall clock never
+ * enters a decision. The hash also gets a Redis expiry, so Redis forgets it on its own.
  */
 public final class RedisClaimStore implements ClaimStore {
 
-  // Classifies the record at KEYS[1] for ARGV: fingerprint, now (ms).
-  private static final String CLASSIFY = """
+  // Redis's clock in ms. Redis 7 replicates a script's effects, not the script, so reading TIME is allowed.
+  private static final String NOW = """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      """;
+
+  // Classifies the record at KEYS[1] for ARGV[1], the fingerprint.
+  private static final String CLASSIFY = NOW + """
       local r = redis.call('HMGET', KEYS[1], 's', 'o', 'f', 'l', 'e', 'a')
-      local now = tonumber(ARGV[2])
       local live = r[1] and tonumber(r[5]) > now and (r[1] ~= 'in_flight' or tonumber(r[4]) > now)
       if live then
         if r[3] ~= ARGV[1] then return {'mismatch'} end
         if r[1] == 'in_flight' then return {'in_flight', tostring(tonumber(r[4]) - now)} end
-        return {'completed', r[6], r[5]}
+        return {'completed', r[6], tostring(tonumber(r[5]) - now)}
       end
       """;
 
-  // ARGV: fingerprint, now, owner, lease end, expiry (all ms)
+  // ARGV: fingerprint, owner, lease (ms), time to live (ms)
   private static final RedisScript CLAIM = new RedisScript(CLASSIFY + """
+      local expiry = now + tonumber(ARGV[4])
       redis.call('DEL', KEYS[1])
-      redis.call('HSET', KEYS[1], 's', 'in_flight', 'f', ARGV[1], 'o', ARGV[3], 'l', ARGV[4], 'e', ARGV[5])
-      redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+      redis.call('HSET', KEYS[1], 's', 'in_flight', 'f', ARGV[1], 'o', ARGV[2], 'l', now + tonumber(ARGV[3]), 'e', expiry)
+      redis.call('PEXPIREAT', KEYS[1], expiry)
       return {'claimed'}
       """);
 
-  // ARGV: owner, answer, expiry (ms)
-  private static final RedisScript COMPLETE = new RedisScript("""
+  // ARGV: owner, answer, time to live (ms)
+  private static final RedisScript COMPLETE = new RedisScript(NOW + """
       local r = redis.call('HMGET', KEYS[1], 's', 'o')
       if r[1] ~= 'in_flight' or r[2] ~= ARGV[1] then return 0 end
-      redis.call('HSET', KEYS[1], 's', 'completed', 'a', ARGV[2], 'e', ARGV[3])
-      redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+      local expiry = now + tonumber(ARGV[3])
+      redis.call('HSET', KEYS[1], 's', 'completed', 'a', ARGV[2], 'e', expiry)
+      redis.call('PEXPIREAT', KEYS[1], expiry)
       return 1
       """);
 
@@ -62,10 +69,10 @@ public final class RedisClaimStore implements ClaimStore {
       return 0
       """);
 
-  // ARGV: owner, lease end (ms)
-  private static final RedisScript RENEW = new RedisScript("""
+  // ARGV: owner, lease (ms)
+  private static final RedisScript RENEW = new RedisScript(NOW + """
       local r = redis.call('HMGET', KEYS[1], 's', 'o')
-      if r[1] == 'in_flight' and r[2] == ARGV[1] then redis.call('HSET', KEYS[1], 'l', ARGV[2]) return 1 end
+      if r[1] == 'in_flight' and r[2] == ARGV[1] then redis.call('HSET', KEYS[1], 'l', now + tonumber(ARGV[2])) return 1 end
       return 0
       """);
 
@@ -83,18 +90,16 @@ public final class RedisClaimStore implements ClaimStore {
 
   @Override
   public Future<Claim> claim(ClaimTicket ticket) {
-    long now = ticket.now().toEpochMilli();
-    return CLAIM.run(redis, List.of(key(ticket.scopeKey())), List.of(ticket.fingerprint(), Long.toString(now),
-            ticket.owner(), Long.toString(ticket.leaseUntil().toEpochMilli()),
-            Long.toString(ticket.expiresAt().toEpochMilli())))
+    return CLAIM.run(redis, List.of(key(ticket.scopeKey())), List.of(ticket.fingerprint(), ticket.owner(),
+            Long.toString(ticket.lease().toMillis()), Long.toString(ticket.ttl().toMillis())))
         .recover(failure -> Future.failedFuture(unavailable(failure) ? new ClaimStoreUnavailable(failure) : failure))
         .map(RedisClaimStore::classify);
   }
 
   @Override
-  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Instant expiresAt) {
+  public Future<Boolean> complete(String scopeKey, String owner, StoredAnswer answer, Duration ttl) {
     return COMPLETE.run(redis, List.of(key(scopeKey)), List.of(owner, answer.toJson().encode(),
-            Long.toString(expiresAt.toEpochMilli())))
+            Long.toString(ttl.toMillis())))
         .map(reply -> reply.toInteger() == 1);
   }
 
@@ -104,15 +109,15 @@ public final class RedisClaimStore implements ClaimStore {
   }
 
   @Override
-  public Future<Void> renew(Collection<HeldClaim> claims, Instant leaseUntil) {
+  public Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
     if (claims.isEmpty()) {
       return Future.succeededFuture();
     }
-    String until = Long.toString(leaseUntil.toEpochMilli());
+    String leaseMillis = Long.toString(lease.toMillis());
     // One pipeline, led by the script itself in case the server lost it (restart, SCRIPT FLUSH).
     List<Request> renewals = new ArrayList<>();
     renewals.add(RENEW.loadRequest());
-    claims.forEach(claim -> renewals.add(RENEW.request(List.of(key(claim.scopeKey())), List.of(claim.owner(), until))));
+    claims.forEach(claim -> renewals.add(RENEW.request(List.of(key(claim.scopeKey())), List.of(claim.owner(), leaseMillis))));
     return redis.batch(renewals).mapEmpty();
   }
 
@@ -136,7 +141,7 @@ public final class RedisClaimStore implements ClaimStore {
       case "mismatch" -> Claim.MISMATCH;
       case "in_flight" -> new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong()));
       case "completed" -> new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString())),
-          Instant.ofEpochMilli(reply.get(2).toLong()));
+          Duration.ofMillis(reply.get(2).toLong()));
       default -> Claim.CLAIMED;
     };
   }
