@@ -1,12 +1,12 @@
 package io.unbroken.idempotency;
 
+import com.google.common.base.Ticker;
 import io.unbroken.events.SideRow;
+import io.unbroken.ids.HybridLogicalClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import com.google.common.base.Ticker;
-import io.unbroken.ids.HybridLogicalClock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
