@@ -73,6 +73,8 @@ final class IdempotentExchange extends Deadlines.Armed {
   private long forwardedAt;
   private boolean timedOut;
   private boolean replayed;
+  // The earlier attempt this duplicate waits for (inflight: wait), while it waits.
+  private Claim.InFlight waitingFor;
 
   IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
       String requestId, String key) {
@@ -145,8 +147,10 @@ final class IdempotentExchange extends Deadlines.Armed {
           long leftMs = remainingMillis();
           if (!(claim instanceof Claim.InFlight inFlight) || policy.inflight() != IdempotencyPolicy.Inflight.WAIT
               || leftMs <= 0 || response.closed()) {
+            waitingFor = null;
             return Future.succeededFuture(claim);
           }
+          waitingFor = inFlight;
           // Woken when the key settles anywhere; the poll bound covers a notice that came before we listened.
           long waitMs = Math.min(Math.min(leftMs, WAIT_POLL_MS), Math.max(1, inFlight.leaseLeft().toMillis()));
           return idempotency.awaitSettled(ticket.scopeKey(), Duration.ofMillis(waitMs)).compose(settled -> claimUntilSettled());
@@ -166,11 +170,12 @@ final class IdempotentExchange extends Deadlines.Armed {
     }
     if (claim instanceof Claim.InFlight inFlight) {
       idempotencyMetrics.conflict();
-      // The first attempt usually ends well within its lease: suggest a short wait, at most the lease.
-      long seconds = Math.min(Math.max(1, (inFlight.leaseLeft().toMillis() + 999) / 1000), 5);
+      if (policy.inflight() == IdempotencyPolicy.Inflight.WAIT) {
+        return Future.failedFuture(stillRunning(inFlight));
+      }
       return Future.failedFuture(new ProxyFailure("request-in-progress", "Request in progress", 409,
           "A request with this Idempotency-Key is still being processed; retry after it finishes")
-          .retryAfter(seconds));
+          .retryAfter(retryAfterSeconds(inFlight)).runningRequest(inFlight.owner()));
     }
     return forward();
   }
@@ -332,13 +337,31 @@ final class IdempotentExchange extends Deadlines.Armed {
     return response.end(answer.body());
   }
 
+  /**
+   * A duplicate held until its deadline while the earlier attempt still runs ends as that attempt
+   * would at its deadline: 504, which retrying clients retry (409 they take as final), naming the
+   * attempt whose answer the retry will get.
+   */
+  private ProxyFailure stillRunning(Claim.InFlight inFlight) {
+    return new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
+        + route.timeout().toMillis() + " ms: request " + inFlight.owner() + " with this Idempotency-Key is still"
+        + " running; retry with the same key to get its answer")
+        .retryAfter(retryAfterSeconds(inFlight)).runningRequest(inFlight.owner());
+  }
+
+  /** The earlier attempt usually ends well within its lease: suggest a short wait, at most the lease. */
+  private static long retryAfterSeconds(Claim.InFlight inFlight) {
+    return Math.min(Math.max(1, (inFlight.leaseLeft().toMillis() + 999) / 1000), 5);
+  }
+
   /** The route timeout passed: the client gets 504, the upstream call goes on for its retry. */
   @Override
   void expire() {
     if (!response.headWritten() && !response.closed()) {
-      ProxyFailure failure = new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
-          + route.timeout().toMillis() + " ms; the request may still complete: retry with the same Idempotency-Key"
-          + " to get its answer");
+      ProxyFailure failure = waitingFor != null ? stillRunning(waitingFor)
+          : new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
+              + route.timeout().toMillis() + " ms; the request may still complete: retry with the same Idempotency-Key"
+              + " to get its answer");
       failure.sendAfresh(response, requestId);
       services.metrics().request(route.prefix(), 504, Outcome.TIMED_OUT);
       timedOut = true;

@@ -13,6 +13,7 @@ final class ProxyFailure extends RuntimeException {
   private final String title;
   private final int status;
   private long retryAfterSeconds;
+  private String runningRequestId;
 
   String slug() {
     return slug;
@@ -105,8 +106,15 @@ final class ProxyFailure extends RuntimeException {
     return this;
   }
 
+  /** Names the earlier attempt that is still running, whose answer a retry will get. */
+  ProxyFailure runningRequest(String requestId) {
+    runningRequestId = requestId;
+    return this;
+  }
+
   Problem toProblem(String requestId) {
-    return Problem.of(slug, title, status, getMessage(), requestId);
+    Problem problem = Problem.of(slug, title, status, getMessage(), requestId);
+    return runningRequestId == null ? problem : problem.with("runningRequestId", runningRequestId);
   }
 
   int status() {

@@ -41,7 +41,7 @@ public record ClaimRecord(String fingerprint, String owner, Instant leaseUntil, 
       return Optional.of(Claim.MISMATCH);
     }
     return Optional.of(completed() ? new Claim.Completed(answer, Duration.between(now, expiresAt))
-        : new Claim.InFlight(Duration.between(now, leaseUntil)));
+        : new Claim.InFlight(Duration.between(now, leaseUntil), owner));
   }
 
   public ClaimRecord complete(StoredAnswer finalAnswer, Instant expiry) {

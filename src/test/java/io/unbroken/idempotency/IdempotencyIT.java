@@ -96,6 +96,8 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/pay", to, Duration.ofSeconds(10), EventsMode.SYNC, required),
         TestNodes.idempotentRoute("/wait", to, Duration.ofSeconds(10), EventsMode.OFF, required.withInflight(Inflight.WAIT)),
         TestNodes.idempotentRoute("/slow", to, Duration.ofSeconds(1), EventsMode.OFF, required),
+        TestNodes.idempotentRoute("/slowheld", to, Duration.ofSeconds(1), EventsMode.OFF,
+            required.withInflight(Inflight.WAIT)),
         TestNodes.idempotentRoute("/flaky", to, Duration.ofSeconds(5), EventsMode.ASYNC, required),
         TestNodes.idempotentRoute("/ttl", to, Duration.ofSeconds(5), EventsMode.OFF, new IdempotencyPolicy(
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
@@ -314,6 +316,31 @@ class IdempotencyIT {
     assertThat(reached("/slow/charge")).as("the upstream ran once").isEqualTo(1);
     assertThat(upstream.received().stream().filter(r -> r.uri.equals("/slow/charge")).findFirst().get().closedBeforeAnswer)
         .as("the upstream call was not cancelled").isFalse();
+  }
+
+  /**
+   * A retrying client (retries on 502/503/504, takes 409 as final) against a route that holds
+   * duplicates: its retry is held while the first attempt runs on past both deadlines, and ends
+   * like a timeout, not 409; the retry after that gets the first attempt's answer.
+   */
+  @Test
+  void aHeldDuplicateWhoseDeadlinePassesEndsLikeATimeoutNamingTheAttemptStillRunning() {
+    String key = key();
+    String uri = "/slowheld/charge";
+    Answer first = post(uri, key, "{\"amount\":5}");
+    Answer held = post(uri, key, "{\"amount\":5}");
+    assertThat(first.status()).isEqualTo(504);
+    assertThat(held.status()).as("held until its deadline: a timeout, which a retrying client retries").isEqualTo(504);
+    assertThat(held.headers().get("Retry-After")).as("Retry-After").isNotNull();
+    assertThat(held.problem().getString("runningRequestId")).isEqualTo(first.requestId());
+    Answer[] retry = new Answer[1];
+    Await.until("a retry gets the first attempt's answer", Duration.ofSeconds(10), () -> {
+      retry[0] = post(uri, key, "{\"amount\":5}");
+      return retry[0].status() != 504;
+    });
+    assertThat(retry[0].status()).isEqualTo(201);
+    assertThat(retry[0].headers().get("Idempotent-Replayed")).isEqualTo("true");
+    assertThat(reached(uri)).as("the upstream ran once").isEqualTo(1);
   }
 
   @Test

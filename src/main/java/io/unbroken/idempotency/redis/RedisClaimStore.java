@@ -38,7 +38,7 @@ public final class RedisClaimStore implements ClaimStore {
       local live = r[1] and tonumber(r[5]) > now and (r[1] ~= 'in_flight' or tonumber(r[4]) > now)
       if live then
         if r[3] ~= ARGV[1] then return {'mismatch'} end
-        if r[1] == 'in_flight' then return {'in_flight', tostring(tonumber(r[4]) - now)} end
+        if r[1] == 'in_flight' then return {'in_flight', tostring(tonumber(r[4]) - now), r[2]} end
         return {'completed', r[6], tostring(tonumber(r[5]) - now)}
       end
       """;
@@ -139,7 +139,7 @@ public final class RedisClaimStore implements ClaimStore {
     String kind = reply.get(0).toString();
     return switch (kind) {
       case "mismatch" -> Claim.MISMATCH;
-      case "in_flight" -> new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong()));
+      case "in_flight" -> new Claim.InFlight(Duration.ofMillis(reply.get(1).toLong()), reply.get(2).toString());
       case "completed" -> new Claim.Completed(StoredAnswer.fromJson(new JsonObject(reply.get(1).toString())),
           Duration.ofMillis(reply.get(2).toLong()));
       default -> Claim.CLAIMED;
