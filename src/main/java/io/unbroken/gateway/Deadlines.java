@@ -1,6 +1,7 @@
 package io.unbroken.gateway;
 
 import io.unbroken.config.RouteConfig;
+import io.vertx.core.Vertx;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,8 +10,9 @@ import java.util.Map;
  * Route timeouts without a timer per request. A route's timeout is fixed, so its deadlines arrive
  * in the order requests started: each route keeps its armed exchanges in a doubly linked list
  * (arm appends, disarm unlinks, both O(1) and allocation-free), and one periodic sweep per event
- * loop expires the heads that are due. A deadline fires at most one sweep interval late.
- * Confined to one event loop: no locking.
+ * loop expires the heads that are due. A deadline fires at most one sweep interval late. A client
+ * that sends a shorter deadline of its own ({@code X-Request-Deadline-Ms}) breaks that order, so
+ * its exchange gets a timer of its own instead. Confined to one event loop: no locking.
  */
 final class Deadlines {
 
@@ -20,6 +22,8 @@ final class Deadlines {
     private Armed next;
     private Lane lane;
     private long deadlineNanos;
+    private long timeoutMillis;
+    private long timerId = -1;
 
     /** Called on the event loop when the deadline passed before {@link #disarm(Armed)}. */
     abstract void expire();
@@ -27,6 +31,11 @@ final class Deadlines {
     /** When this expires, on the {@link System#nanoTime()} scale. */
     long deadlineNanos() {
       return deadlineNanos;
+    }
+
+    /** The time this was given when armed: the route's timeout, or the client's deadline if shorter. */
+    long timeoutMillis() {
+      return timeoutMillis;
     }
 
     /** Whole milliseconds left until the deadline, 0 once it passed. */
@@ -45,9 +54,11 @@ final class Deadlines {
     }
   }
 
+  private final Vertx vertx;
   private final Map<RouteConfig, Lane> lanes = new IdentityHashMap<>();
 
-  Deadlines(List<RouteConfig> routes) {
+  Deadlines(Vertx vertx, List<RouteConfig> routes) {
+    this.vertx = vertx;
     for (RouteConfig route : routes) {
       lanes.put(route, new Lane(route.timeout().toNanos()));
     }
@@ -60,7 +71,23 @@ final class Deadlines {
   }
 
   void arm(RouteConfig route, Armed armed) {
+    arm(route, armed, Long.MAX_VALUE);
+  }
+
+  /** Arms the route's timeout, or {@code clientDeadlineMillis} when the client asked for less time. */
+  void arm(RouteConfig route, Armed armed, long clientDeadlineMillis) {
     Lane lane = lanes.get(route);
+    long routeMillis = lane.timeoutNanos / 1_000_000;
+    if (clientDeadlineMillis < routeMillis) {
+      armed.timeoutMillis = clientDeadlineMillis;
+      armed.deadlineNanos = System.nanoTime() + clientDeadlineMillis * 1_000_000;
+      armed.timerId = vertx.setTimer(Math.max(1, clientDeadlineMillis), t -> {
+        armed.timerId = -1;
+        armed.expire();
+      });
+      return;
+    }
+    armed.timeoutMillis = routeMillis;
     armed.lane = lane;
     armed.deadlineNanos = System.nanoTime() + lane.timeoutNanos;
     armed.previous = lane.tail;
@@ -73,6 +100,10 @@ final class Deadlines {
   }
 
   void disarm(Armed armed) {
+    if (armed.timerId >= 0) {
+      vertx.cancelTimer(armed.timerId);
+      armed.timerId = -1;
+    }
     Lane lane = armed.lane;
     if (lane == null) {
       return;

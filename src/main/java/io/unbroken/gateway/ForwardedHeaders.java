@@ -25,7 +25,9 @@ final class ForwardedHeaders {
   private static final CharSequence X_FORWARDED_HOST = HttpHeaders.createOptimized("X-Forwarded-Host");
   private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(REQUEST_ID);
   private static final CharSequence X_CORRELATION_ID = HttpHeaders.createOptimized(CORRELATION_ID);
-  private static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
+  static final CharSequence REQUEST_DEADLINE = HttpHeaders.createOptimized("X-Request-Deadline-Ms");
+  // Over three months: more than any route timeout, and safe from overflow in nanoseconds.
+  static final int MAX_CLIENT_DEADLINE_DIGITS = 10;
   private static final CharSequence HTTP = HttpHeaders.createOptimized("http");
   private static final CharSequence HTTPS = HttpHeaders.createOptimized("https");
 
@@ -40,6 +42,31 @@ final class ForwardedHeaders {
         to.add(name, header.getValue());
       }
     }
+  }
+
+  /**
+   * The deadline the client sent ({@code X-Request-Deadline-Ms}, relative milliseconds like gRPC's
+   * {@code grpc-timeout}, so clocks need not agree): {@link Long#MAX_VALUE} when it sent none, -1
+   * when the value is not a whole number of at most {@link #MAX_CLIENT_DEADLINE_DIGITS} digits.
+   */
+  static long clientDeadlineMillis(HttpServerRequest request) {
+    String value = request.getHeader(REQUEST_DEADLINE);
+    if (value == null) {
+      return Long.MAX_VALUE;
+    }
+    int length = value.length();
+    if (length == 0 || length > MAX_CLIENT_DEADLINE_DIGITS) {
+      return -1;
+    }
+    long millis = 0;
+    for (int i = 0; i < length; i++) {
+      char digit = value.charAt(i);
+      if (digit < '0' || digit > '9') {
+        return -1;
+      }
+      millis = millis * 10 + (digit - '0');
+    }
+    return millis;
   }
 
   /**

@@ -54,7 +54,7 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> start() {
     routeTable = new RouteTable(routes);
     upstreams = new Upstreams(vertx, routes);
-    deadlines = new Deadlines(routes);
+    deadlines = new Deadlines(vertx, routes);
     services = new ExchangeServices(vertx, shared.metrics(), deadlines, shared.journal(), shared.locks(), shared.idempotency(),
         shared.idempotencyMetrics(), new UpstreamCalls());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
@@ -108,18 +108,25 @@ public final class GatewayVerticle extends VerticleBase {
           "The route " + route.prefix() + " does not accept " + request.method(), requestId), Outcome.REJECTED);
     } else if (declaredLength(request) > route.maxBody()) {
       reject(request, route, ProxyFailure.bodyTooLarge(route.maxBody()).toProblem(requestId), Outcome.REJECTED);
-    } else if (route.idempotency().enabled()) {
-      exchangeWithKey(request, route, requestId);
     } else {
-      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId).run();
+      long clientDeadline = ForwardedHeaders.clientDeadlineMillis(request);
+      if (clientDeadline < 0) {
+        reject(request, route, Problem.of("deadline-invalid", "X-Request-Deadline-Ms invalid", 400,
+            ForwardedHeaders.REQUEST_DEADLINE + " must be a whole number of milliseconds (at most "
+            + ForwardedHeaders.MAX_CLIENT_DEADLINE_DIGITS + " digits)", requestId), Outcome.REJECTED);
+      } else if (route.idempotency().enabled()) {
+        exchangeWithKey(request, route, requestId, clientDeadline);
+      } else {
+        new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId, clientDeadline).run();
+      }
     }
   }
 
   /** A route with idempotency: a valid key gets the idempotent exchange, a missing one where optional the plain one. */
-  private void exchangeWithKey(HttpServerRequest request, RouteConfig route, String requestId) {
+  private void exchangeWithKey(HttpServerRequest request, RouteConfig route, String requestId, long clientDeadline) {
     String key = request.getHeader(IdempotentExchange.IDEMPOTENCY_KEY);
     if (key == null && route.idempotency().mode() == IdempotencyPolicy.Mode.OPTIONAL) {
-      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId).run();
+      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId, clientDeadline).run();
       return;
     }
     Optional<String> problem = key == null
@@ -131,7 +138,7 @@ public final class GatewayVerticle extends VerticleBase {
           Outcome.REJECTED);
       return;
     }
-    new IdempotentExchange(services, request, route, upstreams.forRoute(route), requestId, key).run();
+    new IdempotentExchange(services, request, route, upstreams.forRoute(route), requestId, key, clientDeadline).run();
   }
 
   private void reject(HttpServerRequest request, RouteConfig route, Problem problem, Outcome outcome) {

@@ -62,6 +62,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   private final HttpClient client;
   private final String requestId;
   private final String key;
+  private final long clientDeadlineMillis;
   private final Idempotency idempotency;
   private final IdempotencyMetrics idempotencyMetrics;
   private ClaimTicket ticket;
@@ -77,7 +78,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   private Claim.InFlight waitingFor;
 
   IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
-      String requestId, String key) {
+      String requestId, String key, long clientDeadlineMillis) {
     this.services = services;
     this.request = request;
     this.response = request.response();
@@ -86,12 +87,13 @@ final class IdempotentExchange extends Deadlines.Armed {
     this.client = client;
     this.requestId = requestId;
     this.key = key;
+    this.clientDeadlineMillis = clientDeadlineMillis;
     this.idempotency = services.idempotency();
     this.idempotencyMetrics = services.idempotencyMetrics();
   }
 
   void run() {
-    services.deadlines().arm(route, this);
+    services.deadlines().arm(route, this, clientDeadlineMillis);
     readBody()
         .compose(read -> claimUntilSettled())
         .compose(this::act)
@@ -344,7 +346,7 @@ final class IdempotentExchange extends Deadlines.Armed {
    */
   private ProxyFailure stillRunning(Claim.InFlight inFlight) {
     return new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
-        + route.timeout().toMillis() + " ms: request " + inFlight.owner() + " with this Idempotency-Key is still"
+        + timeoutMillis() + " ms: request " + inFlight.owner() + " with this Idempotency-Key is still"
         + " running; retry with the same key to get its answer")
         .retryAfter(retryAfterSeconds(inFlight)).runningRequest(inFlight.owner());
   }
@@ -360,7 +362,7 @@ final class IdempotentExchange extends Deadlines.Armed {
     if (!response.headWritten() && !response.closed()) {
       ProxyFailure failure = waitingFor != null ? stillRunning(waitingFor)
           : new ProxyFailure("upstream-timeout", "Upstream timed out", 504, "No answer within "
-              + route.timeout().toMillis() + " ms; the request may still complete: retry with the same Idempotency-Key"
+              + timeoutMillis() + " ms; the request may still complete: retry with the same Idempotency-Key"
               + " to get its answer");
       failure.sendAfresh(response, requestId);
       services.metrics().request(route.prefix(), 504, Outcome.TIMED_OUT);

@@ -48,6 +48,7 @@ final class ProxyExchange extends Deadlines.Armed {
   private final RouteConfig route;
   private final HttpClient client;
   private final String requestId;
+  private final long clientDeadlineMillis;
   private final GatewayMetrics metrics;
   private final Deadlines deadlines;
   private final RequestJournal journal;
@@ -62,13 +63,14 @@ final class ProxyExchange extends Deadlines.Armed {
   private boolean chunkedBody;
 
   ProxyExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
-      String requestId) {
+      String requestId, long clientDeadlineMillis) {
     this.vertx = services.vertx();
     this.request = request;
     this.response = request.response();
     this.route = route;
     this.client = client;
     this.requestId = requestId;
+    this.clientDeadlineMillis = clientDeadlineMillis;
     this.metrics = services.metrics();
     this.deadlines = services.deadlines();
     this.journal = services.journal();
@@ -84,7 +86,7 @@ final class ProxyExchange extends Deadlines.Armed {
       // its end must reach the server so the connection can serve the client's next request.
       request.pause();
     }
-    deadlines.arm(route, this);
+    deadlines.arm(route, this, clientDeadlineMillis);
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     // The plain passthrough skips the journal and lock stages: each costs a future per request.
     Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
@@ -212,7 +214,7 @@ final class ProxyExchange extends Deadlines.Armed {
 
   @Override
   void expire() {
-    interrupt(ProxyFailure.timeout(route.timeout().toMillis()));
+    interrupt(ProxyFailure.timeout(timeoutMillis()));
   }
 
   private void finish(AsyncResult<Void> result) {

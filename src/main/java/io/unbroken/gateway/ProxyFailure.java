@@ -33,7 +33,8 @@ final class ProxyFailure extends RuntimeException {
 
   static ProxyFailure timeout(long millis) {
     return new ProxyFailure("upstream-timeout", "Upstream timed out", 504,
-        "The upstream did not answer within this route's timeout of " + millis + " ms");
+        "The upstream did not answer within this request's deadline of " + millis + " ms (the route's timeout, or"
+        + " the client's X-Request-Deadline-Ms where shorter)");
   }
 
   static ProxyFailure clientGone() {

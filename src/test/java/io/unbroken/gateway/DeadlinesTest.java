@@ -6,16 +6,25 @@ import io.unbroken.config.RouteConfig;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.TestNodes;
 import java.time.Duration;
-import java.util.ArrayList;
+import io.vertx.core.Vertx;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class DeadlinesTest {
 
   private final RouteConfig quick = TestNodes.route("/quick", "http://127.0.0.1:1", Duration.ofMillis(1), 1024);
   private final RouteConfig slow = TestNodes.route("/slow", "http://127.0.0.1:1", Duration.ofHours(1), 1024);
-  private final Deadlines deadlines = new Deadlines(List.of(quick, slow));
-  private final List<String> expired = new ArrayList<>();
+  private final Vertx vertx = Vertx.vertx();
+  private final Deadlines deadlines = new Deadlines(vertx, List.of(quick, slow));
+  // Deadlines shorter than the route's expire on a timer, on an event loop.
+  private final List<String> expired = new CopyOnWriteArrayList<>();
+
+  @AfterEach
+  void closeVertx() {
+    Await.result(vertx.close());
+  }
 
   private final class Named extends Deadlines.Armed {
     private final String name;
@@ -66,6 +75,23 @@ class DeadlinesTest {
     deadlines.expireDue();
 
     assertThat(expired).containsExactly("only");
+  }
+
+  @Test
+  void aClientsShorterDeadlineExpiresOnItsOwnAndALongerOneIsTheRoutes() {
+    Named shorter = new Named("client's 50 ms");
+    Named cancelled = new Named("disarmed");
+    Named longer = new Named("client's 2 h, so the route's hour");
+    deadlines.arm(slow, shorter, 50);
+    deadlines.arm(slow, cancelled, 50);
+    deadlines.arm(slow, longer, Duration.ofHours(2).toMillis());
+    deadlines.disarm(cancelled);
+
+    assertThat(shorter.timeoutMillis()).isEqualTo(50);
+    assertThat(longer.timeoutMillis()).isEqualTo(Duration.ofHours(1).toMillis());
+    Await.until("the shorter deadline expires without a sweep", Duration.ofSeconds(5), () -> !expired.isEmpty());
+    deadlines.expireDue();
+    assertThat(expired).containsExactly("client's 50 ms");
   }
 
   @Test

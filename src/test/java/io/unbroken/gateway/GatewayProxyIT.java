@@ -261,6 +261,34 @@ class GatewayProxyIT {
   }
 
   @Test
+  void aClientsShorterDeadlineEndsTheExchangeAndTheUpstreamLearnsIt() {
+    upstream.on("/api/never", request -> { /* never answers */ });
+    long started = System.nanoTime();
+
+    Answer answer = call(HttpMethod.GET, "/api/never", MultiMap.caseInsensitiveMultiMap().add("X-Request-Deadline-Ms",
+        "200"), null);
+
+    assertThat(answer.status()).isEqualTo(504);
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).as("the client's 200 ms, not the route's 5 s")
+        .isLessThan(Duration.ofMillis(4_000));
+    assertThat(answer.problem().getString("detail")).contains("deadline of 200 ms");
+    assertThat(Long.parseLong(upstream.last().headers.get("X-Request-Deadline-Ms"))).isBetween(0L, 200L);
+    Await.until("the upstream sees its connection reset", Duration.ofSeconds(5),
+        () -> upstream.last().closedBeforeAnswer);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"-1", "soon", "1.5", "", "12345678901"})
+  void aMalformedClientDeadlineIsA400AndNothingIsForwarded(String deadline) {
+    Answer answer = call(HttpMethod.GET, "/api/items/1", MultiMap.caseInsensitiveMultiMap().add("X-Request-Deadline-Ms",
+        deadline), null);
+
+    assertThat(answer.status()).isEqualTo(400);
+    assertThat(answer.problem().getString("type")).isEqualTo("urn:unbroken:problem:deadline-invalid");
+    assertThat(upstream.received()).isEmpty();
+  }
+
+  @Test
   void theUpstreamLearnsHowLongTheClientWillWait() {
     call(HttpMethod.GET, "/api/deadline", MultiMap.caseInsensitiveMultiMap().add("X-Request-Deadline-Ms", "86400000"),
         null);
