@@ -271,7 +271,7 @@ public final class ConfigLoader {
     var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
         s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
-        s.optionalString("lock").map(text -> lockTemplate(s, text)));
+        s.optionalString("lock").map(text -> lockTemplate(s, text)), idleTimeout(s, timeout));
     s.rejectUnknownKeys();
     IdempotencyPolicy idempotency = route.idempotency();
     Duration longestAttempt = route.timeout().plus(idempotency.upstreamGrace());
@@ -283,7 +283,24 @@ public final class ConfigLoader {
     if (route.lock().isPresent() && idempotency.enabled()) {
       throw s.invalid("lock", "cannot be combined with idempotency on one route yet; split the route or drop one");
     }
+    if (route.idleTimeout().isPresent() && idempotency.enabled()) {
+      // Resetting a silent upstream leaves the key's outcome unknown; that path is not built yet.
+      throw s.invalid("idleTimeout", "cannot be combined with idempotency on one route yet; split the route or"
+          + " drop one");
+    }
     return route;
+  }
+
+  /** How long the upstream may send nothing: more than 0, and less than the route's timeout (else it never fires). */
+  private static Optional<Duration> idleTimeout(Section s, Duration timeout) {
+    if (!s.has("idleTimeout")) {
+      return Optional.empty();
+    }
+    Duration idle = s.duration("idleTimeout", Duration.ZERO);
+    if (idle.isZero() || idle.compareTo(timeout) >= 0) {
+      throw s.invalid("idleTimeout", "must be more than 0 and less than timeout (" + timeout.toMillis() + "ms)");
+    }
+    return Optional.of(idle);
   }
 
   private static LockTemplate lockTemplate(Section s, String text) {

@@ -9,7 +9,9 @@ import java.util.Set;
 /**
  * One route: requests whose path starts with {@code prefix} (on a segment boundary) and whose
  * method is in {@code methods} (empty means every method) are forwarded to {@code upstream}; with
- * a {@code lock} template, requests on the same resource are forwarded one at a time.
+ * a {@code lock} template, requests on the same resource are forwarded one at a time; with an
+ * {@code idleTimeout}, an upstream that sends nothing for that long (once it has the whole request)
+ * is taken for hung.
  */
 public record RouteConfig(
     String prefix,
@@ -19,12 +21,19 @@ public record RouteConfig(
     long maxBody,
     EventsMode events,
     IdempotencyPolicy idempotency,
-    Optional<LockTemplate> lock) {
+    Optional<LockTemplate> lock,
+    Optional<Duration> idleTimeout) {
 
   /** A route that locks no resource. */
   public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
       EventsMode events, IdempotencyPolicy idempotency) {
     this(prefix, upstream, methods, timeout, maxBody, events, idempotency, Optional.empty());
+  }
+
+  /** A route that waits on a silent upstream until its timeout. */
+  public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
+      EventsMode events, IdempotencyPolicy idempotency, Optional<LockTemplate> lock) {
+    this(prefix, upstream, methods, timeout, maxBody, events, idempotency, lock, Optional.empty());
   }
 
   /** How a route's request lifecycle is recorded in the event store. */

@@ -53,6 +53,7 @@ final class ProxyExchange extends Deadlines.Armed {
   private final Deadlines deadlines;
   private final RequestJournal journal;
   private final ResourceLocks locks;
+  private final SilenceWatch silence; // null without the route's idleTimeout
   private RequestJournal.Entry journalEntry;
   private Lock lock;
   private boolean outcomeRecorded;
@@ -75,6 +76,8 @@ final class ProxyExchange extends Deadlines.Armed {
     this.deadlines = services.deadlines();
     this.journal = services.journal();
     this.locks = services.locks();
+    this.silence = route.idleTimeout().map(idle -> new SilenceWatch(vertx, idle,
+        () -> interrupt(ProxyFailure.upstreamSilent(idle.toMillis())))).orElse(null);
   }
 
   void run() {
@@ -132,19 +135,22 @@ final class ProxyExchange extends Deadlines.Armed {
     if (lock != null) {
       upstream.headers().set(FENCING_TOKEN, Long.toString(lock.fencingToken()));
     }
-    if (!hasBody) {
-      upstream.end();
-    } else {
-      if (request.headers().contains(HttpHeaders.EXPECT)) {
-        response.writeContinue();
-      }
-      upstream.setChunked(chunkedBody);
-      var body = chunkedBody
-          ? new LimitedBody(request, route.maxBody(), () -> interrupt(ProxyFailure.bodyTooLarge(route.maxBody())))
-          : request;
-      body.pipe().endOnFailure(false).to(upstream).onFailure(failure -> upstream.reset(0, failure));
+    Future<Void> sent = hasBody ? sendBody(upstream) : upstream.end();
+    if (silence != null) {
+      sent.onSuccess(whole -> silence.start()); // the upstream owes nothing until it has the whole request
     }
     return upstream.response();
+  }
+
+  private Future<Void> sendBody(HttpClientRequest upstream) {
+    if (request.headers().contains(HttpHeaders.EXPECT)) {
+      response.writeContinue();
+    }
+    upstream.setChunked(chunkedBody);
+    var body = chunkedBody
+        ? new LimitedBody(request, route.maxBody(), () -> interrupt(ProxyFailure.bodyTooLarge(route.maxBody())))
+        : request;
+    return body.pipe().endOnFailure(false).to(upstream).onFailure(failure -> upstream.reset(0, failure));
   }
 
   private Future<Void> relayResponse(HttpClientResponse upstream) {
@@ -153,6 +159,9 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     long latency = System.nanoTime() - forwardedAt;
     metrics.upstreamLatency(route.prefix(), latency);
+    if (silence != null) {
+      silence.heard();
+    }
     if (route.events() == RouteConfig.EventsMode.OFF) {
       return writeResponse(upstream);
     }
@@ -170,7 +179,8 @@ final class ProxyExchange extends Deadlines.Armed {
     // An upstream that echoes X-Request-Id (many do) must not make it appear twice.
     response.headers().set(X_REQUEST_ID, requestId);
     String length = upstream.getHeader(HttpHeaders.CONTENT_LENGTH);
-    if (length != null && length.length() < 7 && Long.parseLong(length) <= AGGREGATE_LIMIT) {
+    // With a silence watch every chunk must reach it, so no aggregated read.
+    if (silence == null && length != null && length.length() < 7 && Long.parseLong(length) <= AGGREGATE_LIMIT) {
       Future<Buffer> body = upstream.body();
       upstream.resume();
       return body.compose(response::end);
@@ -178,7 +188,7 @@ final class ProxyExchange extends Deadlines.Armed {
     if (length == null && hasBody(upstream.statusCode())) {
       response.setChunked(true);
     }
-    return upstream.pipe().endOnFailure(false).to(response);
+    return (silence == null ? upstream : silence.watch(upstream)).pipe().endOnFailure(false).to(response);
   }
 
   private boolean hasBody(int status) {
@@ -218,6 +228,9 @@ final class ProxyExchange extends Deadlines.Armed {
   }
 
   private void finish(AsyncResult<Void> result) {
+    if (silence != null) {
+      silence.stop();
+    }
     if (lock != null) {
       locks.release(lock, result.succeeded() && response.getStatusCode() < 300);
     }
@@ -250,7 +263,8 @@ final class ProxyExchange extends Deadlines.Armed {
       return Future.succeededFuture();
     }
     outcomeRecorded = true;
-    boolean cancelled = failure.status() == 499 || failure.status() == 504;
+    // A silent upstream failed; a client that left or a deadline that passed cancelled the request.
+    boolean cancelled = failure.status() == 499 || failure.slug().equals("upstream-timeout");
     return journal.close(journalEntry, cancelled ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, new JsonObject()
         .put("status", failure.status()).put("reason", failure.slug()).put("detail", failure.getMessage()));
   }

@@ -37,6 +37,11 @@ final class ProxyFailure extends RuntimeException {
         + " the client's X-Request-Deadline-Ms where shorter)");
   }
 
+  static ProxyFailure upstreamSilent(long millis) {
+    return new ProxyFailure("upstream-silent", "Upstream silent", 504,
+        "The upstream sent nothing for " + millis + " ms (this route's idleTimeout) and was taken for hung");
+  }
+
   static ProxyFailure clientGone() {
     return new ProxyFailure("client-closed", "Client closed the connection", 499,
         "The client went away before the answer was sent");

@@ -127,6 +127,18 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void anIdleTimeoutForASilentUpstream() {
+      UnbrokenConfig config = load("""
+          routes:
+            - { prefix: /reports, upstream: "http://127.0.0.1:8081", timeout: 2m, idleTimeout: 15s }
+            - { prefix: /api, upstream: "http://127.0.0.1:8081" }
+          """);
+
+      assertThat(config.routes().get(0).idleTimeout()).contains(Duration.ofSeconds(15));
+      assertThat(config.routes().get(1).idleTimeout()).as("none: only the route's timeout bounds it").isEmpty();
+    }
+
+    @Test
     void otherValuesAndTheirUnits() {
       UnbrokenConfig config = load("""
           server: { instances: 3 }
@@ -352,8 +364,8 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
               retries: 3
           """))
-          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, lock, maxBody, methods,"
-              + " prefix, timeout, upstream)");
+          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, idleTimeout, lock, maxBody,"
+              + " methods, prefix, timeout, upstream)");
     }
 
     @Test
@@ -701,6 +713,28 @@ class ConfigLoaderTest {
                 replayHeaders: ["X-Ok", "Bad Header"]
           """))
           .hasMessage(file + ":5: routes[0].idempotency.replayHeaders: 'Bad Header' is not an HTTP header name");
+    }
+
+    @Test
+    void anIdleTimeoutOutOfRangeOrOnAnIdempotentRoute() {
+      String file = fileName();
+
+      assertThat(failure("""
+          routes:
+            - { prefix: /api, upstream: "http://127.0.0.1:8081", timeout: 5s, idleTimeout: 0s }
+          """)).hasMessage(file + ":2: routes[0].idleTimeout: must be more than 0 and less than timeout (5000ms)");
+      assertThat(failure("""
+          routes:
+            - { prefix: /api, upstream: "http://127.0.0.1:8081", timeout: 5s, idleTimeout: 5s }
+          """)).hasMessageEndingWith("routes[0].idleTimeout: must be more than 0 and less than timeout (5000ms)");
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://127.0.0.1:8081
+              idleTimeout: 2s
+              idempotency: { mode: required }
+          """)).hasMessageEndingWith("routes[0].idleTimeout: cannot be combined with idempotency on one route yet;"
+          + " split the route or drop one");
     }
 
     @Test

@@ -4,6 +4,11 @@ import static io.unbroken.testing.TestNodes.route;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.unbroken.UnbrokenNode;
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.events.RecordedEvent;
+import io.unbroken.events.RequestLifecycle;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
@@ -26,9 +31,12 @@ import io.vertx.core.json.JsonObject;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.net.URI;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -62,6 +70,9 @@ class GatewayProxyIT {
     }
   }
 
+  // The /quiet route's idleTimeout.
+  private static final Duration QUIET_LIMIT = Duration.ofMillis(300);
+
   @BeforeAll
   static void startGateway() {
     vertx = Vertx.vertx();
@@ -73,6 +84,8 @@ class GatewayProxyIT {
         route("/api", up, Duration.ofSeconds(5), MiB),
         route("/readonly", up, Duration.ofSeconds(5), MiB, "GET", "HEAD"),
         route("/slow", up, Duration.ofMillis(300), MiB),
+        new RouteConfig("/quiet", URI.create(up), Set.of(), Duration.ofSeconds(5), MiB, EventsMode.SYNC,
+            IdempotencyPolicy.DISABLED, Optional.empty(), Optional.of(QUIET_LIMIT)),
         route("/small", up, Duration.ofSeconds(5), 1024),
         route("/dead", "http://127.0.0.1:" + FreePorts.next(), Duration.ofSeconds(5), MiB)));
     node = Await.result(UnbrokenNode.start(config));
@@ -286,6 +299,68 @@ class GatewayProxyIT {
     assertThat(answer.status()).isEqualTo(400);
     assertThat(answer.problem().getString("type")).isEqualTo("urn:unbroken:problem:deadline-invalid");
     assertThat(upstream.received()).isEmpty();
+  }
+
+  @Test
+  void anUpstreamSilentForTheIdleTimeoutIsTakenForHungLongBeforeTheRouteTimeout() {
+    upstream.on("/quiet/never", request -> { /* sends nothing at all */ });
+    long started = System.nanoTime();
+
+    Answer answer = call(HttpMethod.GET, "/quiet/never", MultiMap.caseInsensitiveMultiMap(), null);
+
+    assertThat(answer.status()).isEqualTo(504);
+    assertThat(answer.problem().getString("type")).isEqualTo("urn:unbroken:problem:upstream-silent");
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).as("the idle timeout, not the route's 5 s")
+        .isLessThan(Duration.ofMillis(4_000));
+    Await.until("the upstream sees its connection reset", Duration.ofSeconds(5),
+        () -> upstream.last().closedBeforeAnswer);
+    List<RecordedEvent> events = Await.result(node.eventStore().readStream(
+        RequestLifecycle.streamOf(answer.headers().get("X-Request-Id")), 1, Instant.MAX));
+    RecordedEvent last = events.get(events.size() - 1);
+    assertThat(last.type()).isEqualTo(RequestLifecycle.FAILED);
+    assertThat(last.data().getString("reason")).isEqualTo("upstream-silent");
+  }
+
+  @Test
+  void anUpstreamThatFallsSilentMidBodyIsCutOff() {
+    upstream.on("/quiet/stalls", request -> request.response().setChunked(true).write("first part"));
+
+    HttpClient via = oneShotClient();
+    AtomicInteger status = new AtomicInteger();
+    Promise<Buffer> body = Promise.promise();
+    clientContext.runOnContext(v -> via.request(HttpMethod.GET, "/quiet/stalls")
+        .compose(HttpClientRequest::send)
+        .compose(response -> {
+          status.set(response.statusCode());
+          return response.body();
+        })
+        .onComplete(body));
+
+    Await.failure(body.future());
+    assertThat(status.get()).as("the head had gone out: the body is cut off, so the client knows").isEqualTo(200);
+    Await.until("the upstream sees its connection reset", Duration.ofSeconds(5),
+        () -> upstream.last().closedBeforeAnswer);
+  }
+
+  @Test
+  void anUpstreamThatKeepsTalkingIsNotSilentHoweverLongItTakes() {
+    upstream.on("/quiet/trickle", request -> {
+      request.response().setChunked(true);
+      AtomicInteger sent = new AtomicInteger();
+      vertx.setPeriodic(QUIET_LIMIT.toMillis() / 3, timer -> {
+        if (sent.incrementAndGet() <= 8) {
+          request.response().write("chunk " + sent.get() + ";");
+        } else {
+          vertx.cancelTimer(timer);
+          request.response().end("done");
+        }
+      });
+    });
+
+    Answer answer = call(HttpMethod.GET, "/quiet/trickle", MultiMap.caseInsensitiveMultiMap(), null);
+
+    assertThat(answer.status()).isEqualTo(200);
+    assertThat(answer.body().toString()).startsWith("chunk 1;").endsWith("chunk 8;done");
   }
 
   @Test
