@@ -8,16 +8,15 @@ import io.vertx.core.streams.ReadStream;
  * A request body of unknown length that fails once it passes a limit, so a chunked upload is cut
  * off at the route's {@code maxBody} while it streams instead of being buffered to be measured.
  */
-final class LimitedBody implements ReadStream<Buffer> {
+final class LimitedBody extends ForwardingReadStream {
 
-  private final ReadStream<Buffer> source;
   private final long limit;
   private final Runnable onExceeded;
   private long received;
   private boolean exceeded;
 
   LimitedBody(ReadStream<Buffer> source, long limit, Runnable onExceeded) {
-    this.source = source;
+    super(source);
     this.limit = limit;
     this.onExceeded = onExceeded;
   }
@@ -33,30 +32,6 @@ final class LimitedBody implements ReadStream<Buffer> {
         onExceeded.run();
       }
     });
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
-    source.exceptionHandler(handler);
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> pause() {
-    source.pause();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> resume() {
-    source.resume();
-    return this;
-  }
-
-  @Override
-  public ReadStream<Buffer> fetch(long amount) {
-    source.fetch(amount);
     return this;
   }
 

@@ -61,11 +61,10 @@ final class SilenceWatch {
     }
   }
 
-  private final class HeardBody implements ReadStream<Buffer> {
-    private final ReadStream<Buffer> source;
+  private final class HeardBody extends ForwardingReadStream {
 
     HeardBody(ReadStream<Buffer> source) {
-      this.source = source;
+      super(source);
     }
 
     @Override
@@ -74,36 +73,6 @@ final class SilenceWatch {
         heard();
         handler.handle(chunk);
       });
-      return this;
-    }
-
-    @Override
-    public ReadStream<Buffer> exceptionHandler(Handler<Throwable> handler) {
-      source.exceptionHandler(handler);
-      return this;
-    }
-
-    @Override
-    public ReadStream<Buffer> pause() {
-      source.pause();
-      return this;
-    }
-
-    @Override
-    public ReadStream<Buffer> resume() {
-      source.resume();
-      return this;
-    }
-
-    @Override
-    public ReadStream<Buffer> fetch(long amount) {
-      source.fetch(amount);
-      return this;
-    }
-
-    @Override
-    public ReadStream<Buffer> endHandler(Handler<Void> endHandler) {
-      source.endHandler(endHandler);
       return this;
     }
   }
