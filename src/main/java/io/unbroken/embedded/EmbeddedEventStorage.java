@@ -14,6 +14,7 @@ import io.vertx.core.Future;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -106,8 +107,19 @@ public final class EmbeddedEventStorage implements EventStorage {
   private void writeSideRows(StreamAppend append) {
     for (SideRow row : append.sideRows()) {
       List<Object> key = row.key().stream().map(row.columns()::get).toList();
+      if (row.removes()) {
+        sideTables.computeIfPresent(row.table(), (table, rows) -> {
+          rows.remove(key);
+          return rows;
+        });
+        continue;
+      }
+      Map<String, Object> columns = new HashMap<>(row.columns());
+      // A time the store sets is this store's clock, as it is the database's in PostgreSQL.
+      columns.replaceAll((column, value) -> value instanceof SideRow.StoreTime time
+          ? clock.instant().plus(time.fromNow()).atOffset(ZoneOffset.UTC) : value);
       // An upsert sets the columns it names and keeps the others, as PostgreSQL's ON CONFLICT DO UPDATE does.
-      sideTables.computeIfAbsent(row.table(), t -> new HashMap<>()).merge(key, row.columns(), (stored, named) -> {
+      sideTables.computeIfAbsent(row.table(), t -> new HashMap<>()).merge(key, Map.copyOf(columns), (stored, named) -> {
         Map<String, Object> merged = new HashMap<>(stored);
         merged.putAll(named);
         return Map.copyOf(merged);

@@ -6,7 +6,9 @@ import io.vertx.core.Future;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /** Worker-id leases held in this process, for the embedded default where one JVM is the whole cluster. */
 public final class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
@@ -44,6 +46,24 @@ public final class EmbeddedWorkerLeaseStore implements WorkerLeaseStore {
       leases.put(key, new Lease(owner, now + ttl.toMillis()));
     }
     return Future.succeededFuture(held);
+  }
+
+  @Override
+  public synchronized Future<Set<String>> liveOwners(int datacenter) {
+    long now = clock.millis();
+    Set<String> owners = new HashSet<>();
+    leases.forEach((key, lease) -> {
+      if (key.startsWith(datacenter + ":") && lease.expiresAt() > now) {
+        owners.add(lease.owner());
+      }
+    });
+    return Future.succeededFuture(owners);
+  }
+
+  /** True while {@code owner} holds a lease of any worker id: the node is alive. */
+  public synchronized boolean holdsLease(String owner) {
+    long now = clock.millis();
+    return leases.values().stream().anyMatch(lease -> lease.owner().equals(owner) && lease.expiresAt() > now);
   }
 
   @Override

@@ -7,10 +7,10 @@ import java.util.regex.Pattern;
 
 /**
  * A row written with an append, in its transaction: inserted into {@code table}, or updated when a
- * row with the same {@code key} columns exists. Values are strings, numbers, booleans, JSON,
- * byte arrays, {@link java.time.OffsetDateTime} or {@link StoreTime}.
+ * row with the same {@code key} columns exists; or, as a {@link #removal}, deleted. Values are
+ * strings, numbers, booleans, JSON, byte arrays, {@link java.time.OffsetDateTime} or {@link StoreTime}.
  */
-public record SideRow(String table, Map<String, Object> columns, List<String> key) {
+public record SideRow(String table, Map<String, Object> columns, List<String> key, boolean removes) {
 
   /**
    * A time the database sets as it writes the row: its transaction time plus {@code fromNow}. A
@@ -22,6 +22,15 @@ public record SideRow(String table, Map<String, Object> columns, List<String> ke
 
   // Names go into SQL text as they are, so they must be plain identifiers.
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]*");
+
+  public SideRow(String table, Map<String, Object> columns, List<String> key) {
+    this(table, columns, key, false);
+  }
+
+  /** Deletes the row of {@code table} whose key columns hold {@code key}'s values, if there is one. */
+  public static SideRow removal(String table, Map<String, Object> key) {
+    return new SideRow(table, key, List.copyOf(key.keySet()), true);
+  }
 
   public SideRow {
     if (!IDENTIFIER.matcher(table).matches()

@@ -2,6 +2,7 @@ package io.unbroken.ids;
 
 import io.vertx.core.Future;
 import java.time.Duration;
+import java.util.Set;
 
 /**
  * Leases Snowflake worker ids so that no two live nodes of a datacenter hold the same one. A lease
@@ -15,6 +16,9 @@ public interface WorkerLeaseStore {
 
   /** Extends the lease if {@code owner} still holds it; false when it was lost. */
   Future<Boolean> renew(int datacenter, int workerId, String owner, Duration ttl);
+
+  /** The owners of the datacenter's live leases: the nodes that are alive, by the store's clock. */
+  Future<Set<String>> liveOwners(int datacenter);
 
   /** Gives the id back if {@code owner} holds it. */
   Future<Void> release(int datacenter, int workerId, String owner);

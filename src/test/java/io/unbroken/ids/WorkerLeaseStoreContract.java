@@ -26,8 +26,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * What every {@link WorkerLeaseStore} promises, run against each implementation: distinct owners
  * get distinct ids, 32 per datacenter and the lowest free first; only the owner renews or releases;
- * an expired lease goes to another owner and is then lost to the first; and hundreds of
- * simultaneous acquires never hand one id out twice.
+ * an expired lease goes to another owner and is then lost to the first; the live owners are the
+ * holders of unexpired leases; and hundreds of simultaneous acquires never hand one id out twice.
  */
 @ExtendWith(VertxExtension.class)
 public abstract class WorkerLeaseStoreContract {
@@ -168,6 +168,21 @@ public abstract class WorkerLeaseStoreContract {
           assertThat(whileLive.get()).as("id leased while the short lease was live").isNotEqualTo(expiring.get());
           assertThat(renewedByFirst.get()).as("renewal by the first owner after the takeover").isFalse();
           assertThat(renewedByTaker).as("renewal by the taker after the first owner's release").isTrue();
+          testContext.completeNow();
+        })));
+  }
+
+  @Test
+  public void liveOwnersAreTheHoldersOfUnexpiredLeasesOfTheDatacenter(VertxTestContext testContext) {
+    store.acquire(12, "alive", LONG_TTL)
+        .compose(id -> store.acquire(12, "dying", SHORT_TTL))
+        .compose(id -> store.acquire(12, "leaving", LONG_TTL))
+        .compose(id -> store.release(12, id, "leaving"))
+        .compose(gone -> store.acquire(13, "elsewhere", LONG_TTL))
+        .compose(id -> letTimePass(SHORT_TTL.multipliedBy(3)))
+        .compose(waited -> store.liveOwners(12))
+        .onComplete(testContext.succeeding(owners -> testContext.verify(() -> {
+          assertThat(owners).as("live owners of datacenter 12 once the short lease ran out").containsExactly("alive");
           testContext.completeNow();
         })));
   }

@@ -12,6 +12,7 @@ import io.vertx.core.VertxOptions;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -226,6 +227,11 @@ class WorkerLeaseVerticleTest {
     @Override
     public Future<Integer> acquire(int datacenter, String owner, Duration ttl) {
       return store.acquire(datacenter, owner, ttl);
+    }
+
+    @Override
+    public Future<Set<String>> liveOwners(int datacenter) {
+      return store.liveOwners(datacenter);
     }
 
     @Override

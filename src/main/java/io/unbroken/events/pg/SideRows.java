@@ -17,9 +17,9 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * Writes the side rows of a batch as upserts in append order, one statement per run of rows with
- * the same table and column set: an {@code INSERT ... SELECT FROM unnest(...)} of the run's rows
- * as arrays, so a run of hundreds of rows costs the database one statement. Order matters: when
+ * Writes the side rows of a batch as upserts and removals in append order, one statement per run
+ * of rows with the same table, column set and kind: an {@code INSERT ... SELECT FROM unnest(...)}
+ * (or {@code DELETE ... USING unnest(...)}) of the run's rows as arrays, so a run of hundreds of rows costs the database one statement. Order matters: when
  * two appends of a batch write the same key, the later one must win, as it would had each append
  * committed on its own; within a run only the last row of each key is written, which leaves the
  * same row behind (and one statement may not change a row twice).
@@ -68,11 +68,16 @@ final class SideRows {
       selected.add(type.select.formatted(column));
       values.addValue(type.array(rows.stream().map(row -> row.columns().get(column)).toList()));
     }
+    String unnest = " unnest(" + String.join(", ", arrays) + ") AS r(" + String.join(", ", columns) + ")";
+    if (first.removes()) {
+      String matches = columns.stream().map(c -> "t." + c + " = r." + c).collect(Collectors.joining(" AND "));
+      return connection.preparedQuery("DELETE FROM " + first.table() + " t USING" + unnest + " WHERE " + matches)
+          .execute(values).mapEmpty();
+    }
     String updates = columns.stream().filter(c -> !first.key().contains(c))
         .map(c -> c + " = EXCLUDED." + c).collect(Collectors.joining(", "));
     String sql = "INSERT INTO " + first.table() + " (" + String.join(", ", columns) + ")"
-        + " SELECT " + String.join(", ", selected) + " FROM unnest(" + String.join(", ", arrays) + ")"
-        + " AS r(" + String.join(", ", columns) + ")"
+        + " SELECT " + String.join(", ", selected) + " FROM" + unnest
         + " ON CONFLICT (" + String.join(", ", first.key()) + ")"
         + (updates.isEmpty() ? " DO NOTHING" : " DO UPDATE SET " + updates);
     return connection.preparedQuery(sql).execute(values).mapEmpty();
@@ -130,9 +135,9 @@ final class SideRows {
     }
   }
 
-  /** Same table, same columns, same key, and values of the same types: rows one statement can write. */
+  /** Same table, same columns, same key, same kind, and values of the same types: rows one statement can write. */
   private static boolean sameShape(SideRow a, SideRow b) {
-    if (!a.table().equals(b.table()) || !a.key().equals(b.key()) || !a.columns().keySet().equals(b.columns().keySet())) {
+    if (a.removes() != b.removes() || !a.table().equals(b.table()) || !a.key().equals(b.key()) || !a.columns().keySet().equals(b.columns().keySet())) {
       return false;
     }
     return a.columns().keySet().stream()

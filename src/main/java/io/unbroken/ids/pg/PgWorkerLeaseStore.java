@@ -6,6 +6,8 @@ import io.vertx.core.Future;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * Worker-id leases in {@code worker_leases} (migration V6), timed by the database's clock. Every
@@ -66,6 +68,18 @@ public final class PgWorkerLeaseStore implements WorkerLeaseStore {
             + " WHERE datacenter = $1 AND worker_id = $2 AND owner = $3 AND lease_until > clock_timestamp()")
         .execute(Tuple.of(datacenter, workerId, owner, ttl.toMillis()))
         .map(updated -> updated.rowCount() == 1);
+  }
+
+  @Override
+  public Future<Set<String>> liveOwners(int datacenter) {
+    return pool.preparedQuery("SELECT DISTINCT owner FROM worker_leases WHERE datacenter = $1"
+            + " AND lease_until > clock_timestamp()")
+        .execute(Tuple.of(datacenter))
+        .map(rows -> {
+          Set<String> owners = new HashSet<>();
+          rows.forEach(row -> owners.add(row.getString(0)));
+          return owners;
+        });
   }
 
   @Override

@@ -4,11 +4,15 @@ import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.WorkerLeaseStore;
 import io.unbroken.platform.RedisScript;
 import io.vertx.core.Future;
+import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Worker-id leases as Redis keys {@code <prefix>:{workers:<dc>}:<id>} holding the owner, with a
@@ -38,11 +42,7 @@ public final class RedisWorkerLeaseStore implements WorkerLeaseStore {
 
   @Override
   public Future<Integer> acquire(int datacenter, String owner, Duration ttl) {
-    List<String> keys = new ArrayList<>();
-    for (int worker = 0; worker <= SnowflakeIds.MAX_WORKER; worker++) {
-      keys.add(key(datacenter, worker));
-    }
-    return ACQUIRE.run(redis, keys, List.of(owner, Long.toString(ttl.toMillis())))
+    return ACQUIRE.run(redis, workerKeys(datacenter), List.of(owner, Long.toString(ttl.toMillis())))
         .map(Response::toInteger)
         .compose(worker -> worker < 0
             ? Future.failedFuture(new NoWorkerIdAvailable(datacenter))
@@ -56,8 +56,32 @@ public final class RedisWorkerLeaseStore implements WorkerLeaseStore {
   }
 
   @Override
+  public Future<Set<String>> liveOwners(int datacenter) {
+    List<String> keys = workerKeys(datacenter);
+    Request mget = Request.cmd(Command.MGET);
+    keys.forEach(mget::arg);
+    return redis.send(mget).map(owners -> {
+      Set<String> live = new HashSet<>();
+      owners.forEach(owner -> {
+        if (owner != null) {
+          live.add(owner.toString());
+        }
+      });
+      return live;
+    });
+  }
+
+  @Override
   public Future<Void> release(int datacenter, int workerId, String owner) {
     return RedisScript.DELETE_IF_OWNED.run(redis, List.of(key(datacenter, workerId)), List.of(owner)).mapEmpty();
+  }
+
+  private List<String> workerKeys(int datacenter) {
+    List<String> keys = new ArrayList<>();
+    for (int worker = 0; worker <= SnowflakeIds.MAX_WORKER; worker++) {
+      keys.add(key(datacenter, worker));
+    }
+    return keys;
   }
 
   private String key(int datacenter, int worker) {
