@@ -5,15 +5,16 @@ import io.unbroken.config.ConfigLoader;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.platform.StartupFailure;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** The command line: starts one node and keeps it running until the process is told to stop. */
 @Command(name = "unbroken", mixinStandardHelpOptions = true, version = "unbroken 0.1.0", usageHelpWidth = 110,
@@ -23,7 +24,8 @@ import picocli.CommandLine.Option;
             + " and a demo upstream behind http://127.0.0.1:8080/."},
     footer = {"", "Precedence: built-in defaults < --config file < UNBROKEN_* environment < flags.",
         "Exit codes at start: 1 could not start (store unreachable, port taken), 2 bad configuration.",
-        "A running node stops cleanly on SIGTERM: it stops accepting, finishes in-flight requests, gives back its worker id."})
+        "A running node stops cleanly on SIGTERM: it reports not ready, stops accepting, lets in-flight requests finish",
+        "within server.drainTimeout and cancels the rest, frees their keys and locks, gives back its worker id."})
 public final class Unbroken implements Callable<Integer> {
 
   static final int CANNOT_START = 1;
@@ -65,7 +67,8 @@ public final class Unbroken implements Callable<Integer> {
     }
     try {
       UnbrokenNode node = UnbrokenNode.start(config).toCompletionStage().toCompletableFuture().join();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node), "unbroken-shutdown"));
+      Duration drain = config.server().drainTimeout();
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node, drain), "unbroken-shutdown"));
       return 0;
     } catch (StartupFailure e) {
       System.err.println("unbroken: cannot start: " + e.getMessage());
@@ -90,9 +93,10 @@ public final class Unbroken implements Callable<Integer> {
     return overrides;
   }
 
-  private static void stop(UnbrokenNode node) {
+  private static void stop(UnbrokenNode node, Duration drain) {
     try {
-      node.close().toCompletionStage().toCompletableFuture().get(40, TimeUnit.SECONDS);
+      // The drain, then the cancelled requests' answers and the stores' goodbyes.
+      node.close().toCompletionStage().toCompletableFuture().get(drain.toSeconds() + 30, TimeUnit.SECONDS);
     } catch (Exception e) {
       System.err.println("unbroken: shutdown did not complete: " + e);
     }

@@ -10,7 +10,9 @@ import io.unbroken.cluster.HazelcastClusterManagers;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.embedded.DemoUpstreamVerticle;
 import io.unbroken.embedded.EmbeddedEventStorage;
+import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.embedded.EmbeddedLocks;
+import io.unbroken.embedded.EmbeddedOrphanedRequests;
 import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
 import io.unbroken.events.EventStorage;
 import io.unbroken.events.EventStore;
@@ -21,7 +23,6 @@ import io.unbroken.events.pg.PgEventStorage;
 import io.unbroken.gateway.GatewayMetrics;
 import io.unbroken.gateway.GatewayVerticle;
 import io.unbroken.gateway.RequestJournal;
-import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.idempotency.ClaimStore;
 import io.unbroken.idempotency.DurableAnswers;
 import io.unbroken.idempotency.Idempotency;
@@ -32,13 +33,13 @@ import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.idempotency.redis.RedisClaimStore;
 import io.unbroken.ids.ClockOffsetVerticle;
 import io.unbroken.ids.HybridLogicalClock;
-import io.unbroken.ids.StoreClock;
-import io.unbroken.ids.pg.PgStoreClock;
-import io.unbroken.ids.redis.RedisStoreClock;
-import io.unbroken.ids.pg.PgWorkerLeaseStore;
 import io.unbroken.ids.SnowflakeIds;
+import io.unbroken.ids.StoreClock;
 import io.unbroken.ids.WorkerLeaseStore;
 import io.unbroken.ids.WorkerLeaseVerticle;
+import io.unbroken.ids.pg.PgStoreClock;
+import io.unbroken.ids.pg.PgWorkerLeaseStore;
+import io.unbroken.ids.redis.RedisStoreClock;
 import io.unbroken.ids.redis.RedisWorkerLeaseStore;
 import io.unbroken.locks.FencingTokens;
 import io.unbroken.locks.LockLeases;
@@ -50,9 +51,16 @@ import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.platform.RedisConnector;
 import io.unbroken.platform.StartupFailure;
+import io.unbroken.zombie.ClusterInflight;
+import io.unbroken.zombie.InflightRegistry;
+import io.unbroken.zombie.OrphanedRequests;
+import io.unbroken.zombie.Reaper;
+import io.unbroken.zombie.ZombieVerticle;
+import io.unbroken.zombie.pg.PgOrphanedRequests;
 import io.vertx.core.Deployable;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
@@ -62,6 +70,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.redis.client.Redis;
 import io.vertx.sqlclient.Pool;
 import java.net.BindException;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,12 +87,16 @@ import org.slf4j.LoggerFactory;
 public final class UnbrokenNode {
 
   private static final Logger log = LoggerFactory.getLogger(UnbrokenNode.class);
+  // A live node answers what it has in flight from memory; one that takes longer is named unreachable.
+  private static final Duration INFLIGHT_ASK_TIMEOUT = Duration.ofSeconds(2);
 
   private final Vertx vertx;
   private final String nodeId;
   private final Optional<Redis> redis;
   private final Optional<Pool> postgres;
   private final List<String> deployments = new ArrayList<>();
+  private volatile boolean draining;
+  private String gatewayDeployment;
   private EventStore eventStore;
 
   private UnbrokenNode(Vertx vertx, String nodeId, Optional<Redis> redis, Optional<Pool> postgres) {
@@ -122,17 +135,29 @@ public final class UnbrokenNode {
     return eventStore;
   }
 
-  /** Undeploys in reverse order (listeners first, the worker lease last), then closes the clients. */
+  /**
+   * Stops gracefully: reports not ready, drains the client listener (see {@link GatewayVerticle#stop}),
+   * then undeploys the rest in reverse order (the admin listener first, the worker lease, and with
+   * it this node's liveness, last), closes the clients and leaves the cluster.
+   */
   public Future<Void> close() {
-    Future<Void> undeployed = Future.succeededFuture();
+    draining = true;
+    Future<Void> undeployed = Future.<Void>succeededFuture()
+        .compose(v -> gatewayDeployment == null ? Future.succeededFuture() : vertx.undeploy(gatewayDeployment));
     for (int i = deployments.size() - 1; i >= 0; i--) {
       String deploymentId = deployments.get(i);
-      undeployed = undeployed.eventually(() -> vertx.undeploy(deploymentId));
+      if (!deploymentId.equals(gatewayDeployment)) {
+        undeployed = undeployed.eventually(() -> vertx.undeploy(deploymentId));
+      }
     }
-    return undeployed
+    Promise<Void> closed = Promise.promise();
+    undeployed
         .eventually(() -> redis.map(Redis::close).orElse(Future.succeededFuture()))
         .eventually(() -> postgres.map(Pool::close).orElse(Future.succeededFuture()))
-        .eventually(vertx::close);
+        // Closed from a thread of its own: a close begun on an event loop reports back to that
+        // loop, which has stopped by then, and its future would never complete.
+        .onComplete(done -> new Thread(() -> vertx.close().onComplete(closed), "unbroken-close").start());
+    return closed.future();
   }
 
   private static Future<UnbrokenNode> wire(Vertx vertx, UnbrokenConfig config, PrometheusMeterRegistry registry) {
@@ -145,17 +170,18 @@ public final class UnbrokenNode {
     UnbrokenConfig.Node identity = config.node();
     SnowflakeIds ids = new SnowflakeIds(clock, identity.datacenter(), identity.maxClockBackward().toMillis());
     // In PostgreSQL when there is one: a Redis outage then leaves ids (and PostgreSQL claims) running.
+    EmbeddedWorkerLeaseStore inProcessLeases = new EmbeddedWorkerLeaseStore(clock);
     WorkerLeaseStore leases = postgres.<WorkerLeaseStore>map(PgWorkerLeaseStore::new)
         .or(() -> redis.map(r -> new RedisWorkerLeaseStore(r, config.redis().get().keyPrefix())))
-        .orElseGet(() -> new EmbeddedWorkerLeaseStore(clock));
+        .orElse(inProcessLeases);
     GatewayMetrics metrics = new GatewayMetrics(registry);
     HybridLogicalClock hlc = new HybridLogicalClock(clock, identity.maxClockOffset().toMillis());
     FunctionCounter.builder("unbroken.hlc.peers.ignored", hlc, HybridLogicalClock::rejectedPeers)
         .description("Hybrid clock values from peers further ahead than node.maxClockOffset, not followed")
         .register(registry);
     Stamps stamps = new Stamps(ids, hlc);
-    EventStorage storage = postgres.<EventStorage>map(p -> new PgEventStorage(p, stamps))
-        .orElseGet(() -> new EmbeddedEventStorage(stamps, clock));
+    EmbeddedEventStorage inProcessEvents = new EmbeddedEventStorage(stamps, clock);
+    EventStorage storage = postgres.<EventStorage>map(p -> new PgEventStorage(p, stamps)).orElse(inProcessEvents);
     UnbrokenConfig.EventStore writer = config.eventStore();
     EventStoreClient.registerCodecs(vertx);
     node.eventStore = new EventStoreClient(vertx, storage, writer.appendTimeout());
@@ -170,10 +196,23 @@ public final class UnbrokenNode {
     ResourceLocks locks = new ResourceLocks(vertx, lockLeases, fencingTokens);
     IdempotencyMetrics idempotencyMetrics = new IdempotencyMetrics(registry);
     Idempotency idempotency = idempotency(vertx, config, redis, postgres, idempotencyMetrics, clock, hlc);
-    GatewayVerticle.Collaborators gateway =
-        new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency, idempotencyMetrics);
+    InflightRegistry inflight = new InflightRegistry();
+    GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
+        idempotencyMetrics, inflight, nodeId);
+    // In-flight rows outlive their node only in PostgreSQL; in process they die with it, and with
+    // events in process but leases in Redis there is nothing a reaper could find.
+    Optional<OrphanedRequests> orphans = postgres.<OrphanedRequests>map(PgOrphanedRequests::new)
+        .or(() -> Optional.ofNullable(leases == inProcessLeases
+            ? new EmbeddedOrphanedRequests(inProcessEvents, inProcessLeases, clock) : null));
+    Optional<Reaper> reaper = orphans.map(o -> new Reaper(o, node.eventStore, idempotency, locks, config.routes(),
+        nodeId, identity.workerLease(), registry));
+    ClusterInflight clusterInflight = new ClusterInflight(vertx, () -> leases.liveOwners(identity.datacenter()),
+        INFLIGHT_ASK_TIMEOUT);
 
     List<ReadinessCheck> checks = new ArrayList<>();
+    checks.add(new ReadinessCheck("draining", () -> node.draining
+        ? Future.failedFuture("this node is stopping: it finishes its requests and takes no new ones")
+        : Future.succeededFuture()));
     checks.add(new ReadinessCheck("worker-id", () -> ids.unavailableReason() == null
         ? Future.succeededFuture() : Future.failedFuture(ids.unavailableReason())));
     // With PostgreSQL to claim keys in, a Redis outage degrades the node but leaves it serving.
@@ -208,9 +247,12 @@ public final class UnbrokenNode {
             : Future.succeededFuture())
         .compose(v -> node.deploy(() -> new IdempotencyVerticle(idempotency, identity.heartbeat(),
             () -> redis.map(RedisConnector::ping).orElse(Future.succeededFuture())), 1, "idempotency", "", 0))
+        .compose(v -> node.deploy(() -> new ZombieVerticle(inflight, nodeId, reaper, identity.heartbeat()), 1,
+            "node.heartbeat", "", 0))
         .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), gateway),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
-        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore), 1,
+        .onSuccess(id -> node.gatewayDeployment = id)
+        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore, clusterInflight), 1,
             "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
         .onSuccess(started -> announce(config, nodeId, vertx))

@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.events.EventStore;
 import io.unbroken.gateway.Problem;
+import io.unbroken.zombie.ClusterInflight;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
@@ -34,14 +35,16 @@ public final class AdminVerticle extends VerticleBase {
   private final PrometheusMeterRegistry registry;
   private final List<ReadinessCheck> checks;
   private final EventStore eventStore;
+  private final ClusterInflight inflight;
   private HttpServer server;
 
   public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks,
-      EventStore eventStore) {
+      EventStore eventStore, ClusterInflight inflight) {
     this.config = config;
     this.registry = registry;
     this.checks = checks;
     this.eventStore = eventStore;
+    this.inflight = inflight;
   }
 
   @Override
@@ -52,6 +55,7 @@ public final class AdminVerticle extends VerticleBase {
     router.route().handler(this::requireToken);
     router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
     new StreamsApi(eventStore).mount(router);
+    new InflightApi(inflight, eventStore).mount(router);
     router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
         "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
     server = vertx.createHttpServer().requestHandler(router);

@@ -27,7 +27,7 @@ public final class ConfigLoader {
 
   /** Keys that environment variables and {@code --set} may override (the routes come from the file). */
   public static final List<String> OVERRIDABLE = List.of(
-      "server.host", "server.port", "server.instances",
+      "server.host", "server.port", "server.instances", "server.drainTimeout",
       "admin.host", "admin.port", "admin.token",
       "redis.url", "redis.keyPrefix",
       "postgres.url", "postgres.poolSize",
@@ -38,6 +38,8 @@ public final class ConfigLoader {
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
+  // Kubernetes' terminationGracePeriodSeconds must cover it; past a few minutes a rollout stalls.
+  private static final Duration MAX_DRAIN_TIMEOUT = Duration.ofMinutes(10);
   // Durable answers written later than this leave too long a time in which a Redis loss runs a request again.
   private static final Duration MAX_WRITE_BEHIND = Duration.ofSeconds(1);
   private static final Pattern PRINCIPAL = Pattern.compile("none|authorization|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+");
@@ -103,8 +105,13 @@ public final class ConfigLoader {
     Section s = root.section("server").orElseGet(() -> emptySection("server"));
     int cores = Runtime.getRuntime().availableProcessors();
     var listener = new UnbrokenConfig.Listener(
-        s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256));
+        s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256),
+        s.duration("drainTimeout", UnbrokenConfig.Listener.DEFAULT_DRAIN_TIMEOUT));
     s.rejectUnknownKeys();
+    if (listener.drainTimeout().compareTo(MAX_DRAIN_TIMEOUT) > 0) {
+      throw s.invalid("drainTimeout", listener.drainTimeout().toSeconds() + "s is more than the "
+          + MAX_DRAIN_TIMEOUT.toMinutes() + " minutes a stopping node may take");
+    }
     return listener;
   }
 
@@ -282,11 +289,6 @@ public final class ConfigLoader {
     }
     if (route.lock().isPresent() && idempotency.enabled()) {
       throw s.invalid("lock", "cannot be combined with idempotency on one route yet; split the route or drop one");
-    }
-    if (route.idleTimeout().isPresent() && idempotency.enabled()) {
-      // Resetting a silent upstream leaves the key's outcome unknown; that path is not built yet.
-      throw s.invalid("idleTimeout", "cannot be combined with idempotency on one route yet; split the route or"
-          + " drop one");
     }
     return route;
   }

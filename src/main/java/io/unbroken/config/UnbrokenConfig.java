@@ -42,8 +42,18 @@ public record UnbrokenConfig(
     public static final Idempotency DEFAULTS = new Idempotency(1_000_000, 0.01, Duration.ofMillis(10));
   }
 
-  /** An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. */
-  public record Listener(String host, int port, int instances) {}
+  /**
+   * An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. On a
+   * graceful stop, in-flight requests have {@code drainTimeout} to finish before they are cancelled.
+   */
+  public record Listener(String host, int port, int instances, Duration drainTimeout) {
+
+    public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+    public Listener(String host, int port, int instances) {
+      this(host, port, instances, DEFAULT_DRAIN_TIMEOUT);
+    }
+  }
 
   /** The admin listener; without a token only the health endpoints are served. */
   public record Admin(String host, int port, Optional<String> token) {}

@@ -6,7 +6,8 @@ import java.util.Locale;
 /**
  * The events of one request's life, in stream {@code request-<id>}, and its state folded from them.
  * A request is accepted and forwarded together, then ends once: completed (the upstream answered),
- * failed (it could not be forwarded or the upstream failed), or cancelled (client gone, deadline).
+ * failed (it could not be forwarded or the upstream failed), cancelled (by the client, a deadline,
+ * an operator, a shutdown), or abandoned (its node died and the reaper ended it).
  * A retry answered from a stored idempotent answer is accepted and replayed, never forwarded.
  */
 public final class RequestLifecycle {
@@ -17,9 +18,12 @@ public final class RequestLifecycle {
   public static final String FAILED = "RequestFailed";
   public static final String CANCELLED = "RequestCancelled";
   public static final String REPLAYED = "RequestReplayed";
+  public static final String ABANDONED = "RequestAbandoned";
+  /** Rows written without events name no request's stream; they take no version of any stream. */
+  public static final String ROWS_STREAM = "request-rows";
 
   /** Where a request stood. */
-  public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED, REPLAYED;
+  public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED, REPLAYED, ABANDONED;
 
     public String label() {
       return name().toLowerCase(Locale.ROOT);
@@ -43,6 +47,7 @@ public final class RequestLifecycle {
         case FAILED -> Status.FAILED;
         case CANCELLED -> Status.CANCELLED;
         case REPLAYED -> Status.REPLAYED;
+        case ABANDONED -> Status.ABANDONED;
         default -> status;
       };
     }

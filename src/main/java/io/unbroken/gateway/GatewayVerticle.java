@@ -10,6 +10,7 @@ import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.locks.ResourceLocks;
 import io.unbroken.platform.RequestScope;
+import io.unbroken.zombie.InflightRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
@@ -29,10 +30,12 @@ import java.util.concurrent.TimeUnit;
 public final class GatewayVerticle extends VerticleBase {
 
   private static final CharSequence X_REQUEST_ID = HttpHeaders.createOptimized(ForwardedHeaders.REQUEST_ID);
+  // How long a request cancelled at the end of a drain has to answer its client and record its end.
+  private static final long CANCELLED_SETTLE_MS = 5_000;
 
   /** What all gateway verticles of a node share, from the composition root. */
   public record Collaborators(SnowflakeIds ids, GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks,
-      Idempotency idempotency, IdempotencyMetrics idempotencyMetrics) {}
+      Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, InflightRegistry inflight, String nodeId) {}
 
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
@@ -56,7 +59,7 @@ public final class GatewayVerticle extends VerticleBase {
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(vertx, routes);
     services = new ExchangeServices(vertx, shared.metrics(), deadlines, shared.journal(), shared.locks(), shared.idempotency(),
-        shared.idempotencyMetrics(), new UpstreamCalls());
+        shared.idempotencyMetrics(), new UpstreamCalls(), shared.inflight(), shared.nodeId());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -70,17 +73,23 @@ public final class GatewayVerticle extends VerticleBase {
     return server.listen(listener.port(), listener.host());
   }
 
+  /**
+   * Drains: stops accepting, lets in-flight requests (and upstream calls that outlived their
+   * client) finish within {@code server.drainTimeout}, then cancels what is left ({@code shutdown}),
+   * which answers their clients, frees their keys and locks now rather than at their leases' end,
+   * and records how they ended.
+   */
   @Override
   public Future<?> stop() {
-    // Graceful: stop accepting, let in-flight exchanges finish (bounded by the longest route timeout).
-    long grace = routes.stream().mapToLong(r -> r.timeout().toMillis()).max().orElse(0);
-    // Calls of idempotent routes may run on after their client got an answer, up to upstreamGrace.
-    long callGrace = routes.stream().filter(r -> r.idempotency().enabled())
-        .mapToLong(r -> r.timeout().plus(r.idempotency().upstreamGrace()).toMillis()).max().orElse(0);
-    return server.shutdown(grace, TimeUnit.MILLISECONDS)
-        .eventually(() -> services.calls().drained(callGrace))
+    long drainMs = listener.drainTimeout().toMillis();
+    long closeMs = drainMs + CANCELLED_SETTLE_MS;
+    long cancelTimer = vertx.setTimer(Math.max(1, drainMs),
+        t -> shared.inflight().cancelAll(InflightRegistry.CancelledBy.SHUTDOWN));
+    return server.shutdown(closeMs, TimeUnit.MILLISECONDS)
+        .eventually(() -> services.calls().drained(closeMs))
         .eventually(() -> services.journal().flushRows())
         .eventually(() -> {
+          vertx.cancelTimer(cancelTimer);
           vertx.cancelTimer(sweepTimer);
           return upstreams.close();
         });

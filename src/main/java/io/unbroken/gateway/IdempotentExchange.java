@@ -11,6 +11,8 @@ import io.unbroken.idempotency.Idempotency;
 import io.unbroken.idempotency.IdempotencyKeys;
 import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.idempotency.StoredAnswer;
+import io.unbroken.zombie.InflightRegistry;
+import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -76,6 +78,10 @@ final class IdempotentExchange extends Deadlines.Armed {
   private boolean replayed;
   // The earlier attempt this duplicate waits for (inflight: wait), while it waits.
   private Claim.InFlight waitingFor;
+  private InflightRegistry.Tracked tracked;
+  // What this exchange itself stopped the attempt for: a cancellation, or a silent upstream.
+  private ProxyFailure interruption;
+  private final SilenceWatch silence; // null without the route's idleTimeout
 
   IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
       String requestId, String key, long clientDeadlineMillis) {
@@ -90,10 +96,14 @@ final class IdempotentExchange extends Deadlines.Armed {
     this.clientDeadlineMillis = clientDeadlineMillis;
     this.idempotency = services.idempotency();
     this.idempotencyMetrics = services.idempotencyMetrics();
+    this.silence = route.idleTimeout().map(idle -> new SilenceWatch(services.vertx(), idle,
+        () -> interruptCall(ProxyFailure.upstreamSilent(idle.toMillis())))).orElse(null);
   }
 
   void run() {
     services.deadlines().arm(route, this, clientDeadlineMillis);
+    tracked = services.inflight().track(services.describe(request, route, requestId, timeoutMillis(), "", ""),
+        "reading-body", this::cancel);
     readBody()
         .compose(read -> claimUntilSettled())
         .compose(this::act)
@@ -141,6 +151,7 @@ final class IdempotentExchange extends Deadlines.Armed {
 
   /** Claims the key; under {@code inflight: wait}, claims again each time it settles, until the deadline. */
   private Future<Claim> claimUntilSettled() {
+    tracked.phase(waitingFor == null ? "claiming" : "waiting");
     return idempotency.claim(ticket)
         .recover(failure -> Future.failedFuture(new ProxyFailure("idempotency-unavailable",
             "Idempotency key cannot be recorded", 503, "The request was not forwarded: its Idempotency-Key could not"
@@ -160,6 +171,10 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private Future<Void> act(Claim claim) {
+    if (interruption != null) {
+      return (claim instanceof Claim.Claimed ? idempotency.release(ticket) : Future.<Void>succeededFuture())
+          .transform(released -> Future.failedFuture(interruption));
+    }
     idempotencyMetrics.claimed(claim);
     if (claim instanceof Claim.Completed completed) {
       return replay(completed.answer());
@@ -202,7 +217,10 @@ final class IdempotentExchange extends Deadlines.Armed {
   /** Forwards the claimed request and keeps its outcome; counted, so a graceful stop waits for both. */
   private Future<Void> forward() {
     services.calls().started();
-    return services.journal().open(requestId, route, this::summary)
+    tracked.phase("forwarding");
+    InflightRequest inflight = services.describe(request, route, requestId, timeoutMillis(), ticket.scopeKey(),
+        ticket.fingerprint());
+    return services.journal().open(inflight, route, this::summary)
         .compose(this::callUpstream)
         .transform(this::settle)
         .onComplete(settled -> services.calls().ended());
@@ -221,21 +239,35 @@ final class IdempotentExchange extends Deadlines.Armed {
 
   private Future<HttpClientResponse> send(HttpClientRequest upstream) {
     upstreamRequest = upstream;
+    if (interruption != null) {
+      upstream.reset(0, interruption);
+      return Future.failedFuture(interruption);
+    }
     forwardedAt = System.nanoTime();
     long remainingMs = remainingMillis();
     ForwardedHeaders.forUpstream(request, upstream.headers(), requestId, remainingMs);
     // The call may outlive the client's deadline by the grace; past that nobody will use its answer.
     graceTimer = services.vertx().setTimer(remainingMs + policy.upstreamGrace().toMillis(),
         t -> upstream.reset(0, ProxyFailure.timeout(route.timeout().plus(policy.upstreamGrace()).toMillis())));
-    upstream.end(body);
+    Future<Void> sent = upstream.end(body);
+    if (silence != null) {
+      sent.onSuccess(whole -> silence.start()); // the upstream owes nothing until it has the whole request
+    }
     return upstream.response();
   }
 
   private Future<Answer> readAnswer(HttpClientResponse upstream) {
     services.metrics().upstreamLatency(route.prefix(), System.nanoTime() - forwardedAt);
+    tracked.phase("answering");
     Promise<Answer> read = Promise.promise();
     Buffer collected = Buffer.buffer();
+    if (silence != null) {
+      silence.heard();
+    }
     upstream.handler(chunk -> {
+      if (silence != null) {
+        silence.heard();
+      }
       if (collected.length() + chunk.length() > policy.maxAnswer()) {
         // Settled first: the reset fails the stream, which must not count as the outcome. An answer
         // that frees the key anyway (a 5xx) needs no stand-in: the retry runs again, as it would.
@@ -264,6 +296,9 @@ final class IdempotentExchange extends Deadlines.Armed {
   /** Stores a final answer, frees the key otherwise; then answers the client if it still waits. */
   private Future<Void> settle(AsyncResult<Answer> result) {
     services.vertx().cancelTimer(graceTimer);
+    if (silence != null) {
+      silence.stop();
+    }
     if (result.failed()) {
       return settleFailure(result.cause());
     }
@@ -277,18 +312,20 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private Future<Void> settleFailure(Throwable cause) {
-    ProxyFailure failure = ProxyFailure.classify(cause, route);
+    ProxyFailure failure = interruption != null ? interruption : ProxyFailure.classify(cause, route);
     JsonObject outcome = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
         .put("detail", failure.getMessage());
+    failure.cancelledBy().ifPresent(by -> outcome.put("by", by.label()));
+    String type = failure.cancelledBy().isPresent() ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED;
     boolean outcomeUnknown = upstreamRequest != null && !ProxyFailure.neverReachedUpstream(cause);
     if (outcomeUnknown) {
       idempotencyMetrics.unknownOutcome();
     }
     if (!outcomeUnknown || policy.unknown() == IdempotencyPolicy.Unknown.RETRY) {
-      return releaseAndRecord(RequestLifecycle.FAILED, outcome).transform(done -> Future.failedFuture(failure));
+      return releaseAndRecord(type, outcome).transform(done -> Future.failedFuture(failure));
     }
     log.warn("Request {} got no answer from {}: its Idempotency-Key is held for review", requestId, route.upstream());
-    return keep(StoredAnswer.UNKNOWN, RequestLifecycle.FAILED, outcome).transform(done -> Future.failedFuture(failure));
+    return keep(StoredAnswer.UNKNOWN, type, outcome).transform(done -> Future.failedFuture(failure));
   }
 
   /**
@@ -356,6 +393,36 @@ final class IdempotentExchange extends Deadlines.Armed {
     return Math.min(Math.max(1, (inFlight.leaseLeft().toMillis() + 999) / 1000), 5);
   }
 
+  /**
+   * Stopped from outside (an operator, a shutdown): unlike a deadline, this ends the upstream call
+   * too. The client, if still there, hears at once; a call already sent leaves its outcome unknown,
+   * settled by the route's {@code unknown} policy; a request not forwarded yet never will be.
+   */
+  private void cancel(InflightRegistry.CancelledBy by) {
+    if (!interruptCall(ProxyFailure.cancelled(by))) {
+      return;
+    }
+    if (!response.headWritten() && !response.closed()) {
+      if (!bodyRead) {
+        UnreadBody.discardThenClose(services.vertx(), request);
+      }
+      interruption.sendAfresh(response, requestId);
+      services.metrics().request(route.prefix(), interruption.status(), Outcome.CANCELLED);
+    }
+  }
+
+  /** Ends the upstream call (if one was sent) for {@code why}; false when it was already interrupted. */
+  private boolean interruptCall(ProxyFailure why) {
+    if (interruption != null) {
+      return false;
+    }
+    interruption = why;
+    if (upstreamRequest != null) {
+      upstreamRequest.reset(0, why);
+    }
+    return true;
+  }
+
   /** The route timeout passed: the client gets 504, the upstream call goes on for its retry. */
   @Override
   void expire() {
@@ -371,6 +438,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private void finish(AsyncResult<Void> result) {
+    tracked.done();
     services.deadlines().disarm(this);
     if (timedOut) {
       return; // answered and counted when the deadline passed

@@ -3,6 +3,11 @@ package io.unbroken.gateway;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
+import io.unbroken.locks.Lock;
+import io.unbroken.locks.LockTimeout;
+import io.unbroken.locks.ResourceLocks;
+import io.unbroken.zombie.InflightRegistry;
+import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -15,9 +20,6 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
-import io.unbroken.locks.Lock;
-import io.unbroken.locks.LockTimeout;
-import io.unbroken.locks.ResourceLocks;
 import java.time.Duration;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -54,6 +56,8 @@ final class ProxyExchange extends Deadlines.Armed {
   private final RequestJournal journal;
   private final ResourceLocks locks;
   private final SilenceWatch silence; // null without the route's idleTimeout
+  private final ExchangeServices services;
+  private InflightRegistry.Tracked tracked;
   private RequestJournal.Entry journalEntry;
   private Lock lock;
   private boolean outcomeRecorded;
@@ -65,6 +69,7 @@ final class ProxyExchange extends Deadlines.Armed {
 
   ProxyExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
       String requestId, long clientDeadlineMillis) {
+    this.services = services;
     this.vertx = services.vertx();
     this.request = request;
     this.response = request.response();
@@ -90,11 +95,13 @@ final class ProxyExchange extends Deadlines.Armed {
       request.pause();
     }
     deadlines.arm(route, this, clientDeadlineMillis);
+    InflightRequest inflight = services.describe(request, route, requestId, timeoutMillis(), "", "");
+    tracked = services.inflight().track(inflight, "recording", by -> interrupt(ProxyFailure.cancelled(by)));
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     // The plain passthrough skips the journal and lock stages: each costs a future per request.
     Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
         ? connect()
-        : journal.open(requestId, route, () -> RequestJournal.describe(request, route))
+        : journal.open(inflight, route, () -> RequestJournal.describe(request, route))
             .compose(this::lockResource)
             .compose(entry -> connect());
     connected
@@ -110,6 +117,7 @@ final class ProxyExchange extends Deadlines.Armed {
     if (resource.isEmpty()) {
       return Future.succeededFuture(entry);
     }
+    tracked.phase("locking");
     Duration lease = route.timeout().plus(LOCK_LEASE_MARGIN);
     return locks.acquire(resource.get(), requestId, lease, deadlineNanos())
         .recover(failure -> Future.failedFuture(failure instanceof LockTimeout
@@ -122,6 +130,7 @@ final class ProxyExchange extends Deadlines.Armed {
 
   private Future<HttpClientRequest> connect() {
     forwardedAt = System.nanoTime();
+    tracked.phase("forwarding");
     return client.request(Upstreams.requestOptions(route, request));
   }
 
@@ -159,6 +168,7 @@ final class ProxyExchange extends Deadlines.Armed {
     }
     long latency = System.nanoTime() - forwardedAt;
     metrics.upstreamLatency(route.prefix(), latency);
+    tracked.phase("answering");
     if (silence != null) {
       silence.heard();
     }
@@ -195,7 +205,7 @@ final class ProxyExchange extends Deadlines.Armed {
     return status >= 200 && status != 204 && status != 304 && request.method() != HttpMethod.HEAD;
   }
 
-  /** The route timeout fired, the client went away or the body grew too large. */
+  /** The route timeout fired, the client went away, someone cancelled it or the body grew too large. */
   private void interrupt(ProxyFailure failure) {
     if (interruption != null || response.ended()) {
       return;
@@ -228,6 +238,7 @@ final class ProxyExchange extends Deadlines.Armed {
   }
 
   private void finish(AsyncResult<Void> result) {
+    tracked.done();
     if (silence != null) {
       silence.stop();
     }
@@ -263,13 +274,18 @@ final class ProxyExchange extends Deadlines.Armed {
       return Future.succeededFuture();
     }
     outcomeRecorded = true;
-    // A silent upstream failed; a client that left or a deadline that passed cancelled the request.
-    boolean cancelled = failure.status() == 499 || failure.slug().equals("upstream-timeout");
-    return journal.close(journalEntry, cancelled ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, new JsonObject()
-        .put("status", failure.status()).put("reason", failure.slug()).put("detail", failure.getMessage()));
+    // A silent upstream failed; a client that left, a deadline that passed or an operator cancelled the request.
+    JsonObject data = new JsonObject().put("status", failure.status()).put("reason", failure.slug())
+        .put("detail", failure.getMessage());
+    failure.cancelledBy().ifPresent(by -> data.put("by", by.label()));
+    return journal.close(journalEntry,
+        failure.cancelledBy().isPresent() ? RequestLifecycle.CANCELLED : RequestLifecycle.FAILED, data);
   }
 
   static Outcome outcome(ProxyFailure failure) {
+    if (failure.slug().equals(ProxyFailure.CANCELLED)) {
+      return Outcome.CANCELLED;
+    }
     return switch (failure.status()) {
       case 504 -> Outcome.TIMED_OUT;
       case 499 -> Outcome.CLIENT_GONE;

@@ -3,17 +3,22 @@ package io.unbroken.gateway;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.unbroken.config.RouteConfig;
+import io.unbroken.zombie.InflightRegistry.CancelledBy;
 import io.vertx.core.http.HttpServerResponse;
 import java.net.ConnectException;
+import java.util.Optional;
 
 /** Why a request could not be proxied, with the problem the client is answered with. */
 final class ProxyFailure extends RuntimeException {
+
+  static final String CANCELLED = "request-cancelled";
 
   private final String slug;
   private final String title;
   private final int status;
   private long retryAfterSeconds;
   private String runningRequestId;
+  private CancelledBy cancelledBy; // who stopped the request, when this failure is a cancellation
 
   String slug() {
     return slug;
@@ -34,7 +39,14 @@ final class ProxyFailure extends RuntimeException {
   static ProxyFailure timeout(long millis) {
     return new ProxyFailure("upstream-timeout", "Upstream timed out", 504,
         "The upstream did not answer within this request's deadline of " + millis + " ms (the route's timeout, or"
-        + " the client's X-Request-Deadline-Ms where shorter)");
+        + " the client's X-Request-Deadline-Ms where shorter)").cancelledBy(CancelledBy.DEADLINE);
+  }
+
+  /** Stopped from outside the exchange: by an operator, or by the node shutting down. */
+  static ProxyFailure cancelled(CancelledBy by) {
+    return new ProxyFailure(CANCELLED, "Request cancelled", 503, "The request was cancelled ("
+        + by.label() + ") before the upstream answered; whether the upstream acted on it is unknown")
+        .cancelledBy(by);
   }
 
   static ProxyFailure upstreamSilent(long millis) {
@@ -44,7 +56,7 @@ final class ProxyFailure extends RuntimeException {
 
   static ProxyFailure clientGone() {
     return new ProxyFailure("client-closed", "Client closed the connection", 499,
-        "The client went away before the answer was sent");
+        "The client went away before the answer was sent").cancelledBy(CancelledBy.CLIENT);
   }
 
   static ProxyFailure unreachable(String upstream, Throwable cause) {
@@ -87,7 +99,17 @@ final class ProxyFailure extends RuntimeException {
   /** True when the upstream was never asked: the request can run again without being a duplicate. */
   static boolean neverReachedUpstream(Throwable cause) {
     return cause instanceof ConnectException || cause instanceof ConnectTimeoutException
-        || (cause instanceof ProxyFailure known && known.status() == 503);
+        || (cause instanceof ProxyFailure known && known.status() == 503 && known.cancelledBy == null);
+  }
+
+  /** Who stopped the request, when this failure is a cancellation rather than a failure. */
+  Optional<CancelledBy> cancelledBy() {
+    return Optional.ofNullable(cancelledBy);
+  }
+
+  private ProxyFailure cancelledBy(CancelledBy by) {
+    cancelledBy = by;
+    return this;
   }
 
   /**

@@ -3,14 +3,15 @@ package io.unbroken.gateway;
 import com.google.common.collect.Lists;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.unbroken.config.RouteConfig;
 import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.config.RouteConfig;
 import io.unbroken.events.EventStore;
 import io.unbroken.events.ExpectedVersion;
 import io.unbroken.events.NewEvent;
-import io.unbroken.events.SideRow;
 import io.unbroken.events.RequestLifecycle;
+import io.unbroken.events.SideRow;
 import io.unbroken.events.StreamAppend;
+import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
@@ -39,8 +40,6 @@ import org.slf4j.LoggerFactory;
 public final class RequestJournal {
 
   private static final Logger log = LoggerFactory.getLogger(RequestJournal.class);
-  // Rows written without events name no request's stream; they take no version of any stream.
-  private static final String ROWS_STREAM = "request-rows";
   // Rows gathering behind requests go to the writer in units of at most this many, however long the wait.
   private static final int MAX_ROWS_PER_UNIT = 1000;
 
@@ -87,14 +86,16 @@ public final class RequestJournal {
    * Records that the request was accepted and is being forwarded. The future fails with a
    * {@link ProxyFailure} (503) when the request must not be forwarded.
    */
-  Future<Entry> open(String requestId, RouteConfig route, Supplier<JsonObject> request) {
+  Future<Entry> open(InflightRequest inflight, RouteConfig route, Supplier<JsonObject> request) {
+    String requestId = inflight.requestId();
     if (route.events() == EventsMode.OFF) {
       return Future.succeededFuture(new Entry(requestId, route, Future.succeededFuture()));
     }
+    // A sync request is durably in flight from its first events to its last, for the reaper to end if its node dies.
     StreamAppend append = new StreamAppend(RequestLifecycle.streamOf(requestId), ExpectedVersion.NO_STREAM,
         List.of(event(RequestLifecycle.ACCEPTED, request.get(), requestId),
             event(RequestLifecycle.FORWARDED, new JsonObject().put("upstream", route.upstream().toString()), requestId)),
-        List.of());
+        route.events() == EventsMode.SYNC ? List.of(inflight.row()) : List.of());
     if (route.events() == EventsMode.SYNC) {
       return store.append(append)
           .map(result -> new Entry(requestId, route, Future.succeededFuture()))
@@ -125,10 +126,17 @@ public final class RequestJournal {
     if (entry.route.events() == EventsMode.OFF) {
       return rows.isEmpty() ? Future.succeededFuture() : keep(rows);
     }
+    List<SideRow> written = rows;
+    if (entry.route.events() == EventsMode.SYNC) {
+      written = new ArrayList<>(rows);
+      written.add(InflightRequest.rowRemoval(entry.requestId));
+    }
+    // Expecting the opening events only: a request the reaper abandoned meanwhile (its node
+    // thought dead) keeps that end, and this one is counted as not recorded.
     StreamAppend append = new StreamAppend(RequestLifecycle.streamOf(entry.requestId), ExpectedVersion.exactly(2),
-        List.of(event(type, data, entry.requestId)), rows);
+        List.of(event(type, data, entry.requestId)), written);
     // After the opening append, so versions follow the request's life even when batches overlap.
-    Future<Void> written = entry.opened
+    Future<Void> recorded = entry.opened
         .compose(opened -> store.append(append))
         .<Void>mapEmpty()
         .recover(failure -> {
@@ -136,7 +144,7 @@ public final class RequestJournal {
           log.error("{} of request {} not recorded: {}", type, entry.requestId, failure.getMessage());
           return Future.succeededFuture();
         });
-    return entry.route.events() == EventsMode.SYNC ? written : Future.succeededFuture();
+    return entry.route.events() == EventsMode.SYNC ? recorded : Future.succeededFuture();
   }
 
   /**
@@ -187,7 +195,7 @@ public final class RequestJournal {
     pendingRowCount.addAndGet(-rows.size());
     List<Future<Void>> written = new ArrayList<>();
     for (List<SideRow> unit : Lists.partition(rows, MAX_ROWS_PER_UNIT)) {
-      written.add(store.append(StreamAppend.rowsOnly(ROWS_STREAM, unit))
+      written.add(store.append(StreamAppend.rowsOnly(RequestLifecycle.ROWS_STREAM, unit))
           .<Void>mapEmpty()
           .recover(failure -> {
             unrecorded.increment(unit.size());

@@ -8,6 +8,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -235,6 +236,35 @@ public final class Idempotency {
     }
     return durable.get().sideRow(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), answer.stampedAt(hlc.now()),
         requestId, ticket.ttl()));
+  }
+
+  /**
+   * The durable record of an abandoned attempt's unknown outcome (its node died), as a row to
+   * commit with its {@code RequestAbandoned} event; empty where {@link #settleAbandoned} keeps it.
+   */
+  public Optional<SideRow> abandonedRow(String scopeKey, String fingerprint, String requestId, Duration ttl) {
+    return durableIsSeparate
+        ? durable.get().sideRow(new DurableAnswer(scopeKey, fingerprint, StoredAnswer.UNKNOWN.stampedAt(hlc.now()),
+            requestId, ttl))
+        : Optional.empty();
+  }
+
+  /**
+   * Settles the key of an attempt whose node died, wherever that node claimed it: freed for a
+   * retry, or, with {@code keepUnknownFor}, kept as an unknown outcome that retries are refused
+   * with. Only a claim {@code owner} still holds is changed: a retry that claimed the key since
+   * keeps it. Waiters on every node hear of it.
+   */
+  public Future<Void> settleAbandoned(String scopeKey, String owner, Optional<Duration> keepUnknownFor) {
+    List<ClaimStore> stores = new ArrayList<>(List.of(primary));
+    fallback.ifPresent(stores::add);
+    keepUnknownFor.ifPresent(ttl -> filter.add(scopeKey));
+    List<Future<?>> settled = stores.stream().<Future<?>>map(store -> keepUnknownFor.isPresent()
+            ? store.complete(scopeKey, owner, StoredAnswer.UNKNOWN.stampedAt(hlc.now()), keepUnknownFor.get())
+            : store.release(scopeKey, owner))
+        .toList();
+    return Future.join(settled).<Void>mapEmpty()
+        .onComplete(done -> publish(scopeKey, keepUnknownFor.isPresent() ? KeyNotice.COMPLETED : KeyNotice.RELEASED));
   }
 
   /** Completes when the key is settled anywhere in the cluster, or after {@code atMost}, whichever is first. */

@@ -49,6 +49,11 @@ public final class ResourceLocks {
     return counted.transform(done -> leases.release(lock.resource(), lock.owner())).otherwiseEmpty();
   }
 
+  /** Frees a resource held by {@code owner}, a request whose node died with its lock. Never fails. */
+  public Future<Void> releaseAbandoned(String resource, String owner) {
+    return leases.release(resource, owner).otherwiseEmpty();
+  }
+
   private void attempt(String resource, String owner, Duration lease, long deadlineNanos, long pauseMs,
       Promise<Void> leased) {
     long remainingMs = Math.max(1, (deadlineNanos - System.nanoTime()) / 1_000_000);

@@ -147,7 +147,7 @@ class AdminIT {
     assertThat(ready.status()).isEqualTo(200);
     assertThat(ready.json().getString("status")).isEqualTo("UP");
     Map<String, JsonObject> checks = checksOf(ready);
-    assertThat(checks).containsOnlyKeys("worker-id", "redis", "postgres", "clock");
+    assertThat(checks).containsOnlyKeys("draining", "worker-id", "redis", "postgres", "clock");
     assertThat(checks.values()).allSatisfy(check -> assertThat(check.getString("status")).isEqualTo("UP"));
     assertThat(checks.get("clock").getJsonObject("data").fieldNames()).as("the offset to each store, shown")
         .containsExactlyInAnyOrder("redisOffsetSeconds", "postgresOffsetSeconds");
@@ -240,7 +240,7 @@ class AdminIT {
 
     Answer ready = get(admin, "/health/ready", null);
     assertThat(ready.status()).isEqualTo(200);
-    assertThat(checksOf(ready)).containsOnlyKeys("worker-id", "redis", "clock");
+    assertThat(checksOf(ready)).containsOnlyKeys("draining", "worker-id", "redis", "clock");
 
     server.kill();
     Answer down = awaitReadiness(admin, 503, "readiness reports Redis gone");

@@ -83,6 +83,7 @@ class ConfigLoaderTest {
 
       assertThat(config.server().host()).isEqualTo("0.0.0.0");
       assertThat(config.server().port()).isEqualTo(8080);
+      assertThat(config.server().drainTimeout()).as("default").isEqualTo(Duration.ofSeconds(30));
       assertThat(config.admin()).isEqualTo(new UnbrokenConfig.Admin("0.0.0.0", 9090, Optional.of("s3cret")));
       assertThat(config.redis()).contains(new UnbrokenConfig.Redis("redis://127.0.0.1:6379", "unbroken"));
       assertThat(config.postgres())
@@ -141,7 +142,7 @@ class ConfigLoaderTest {
     @Test
     void otherValuesAndTheirUnits() {
       UnbrokenConfig config = load("""
-          server: { instances: 3 }
+          server: { instances: 3, drainTimeout: 45s }
           node:
             datacenter: 31
             maxClockBackward: 250ms
@@ -165,6 +166,7 @@ class ConfigLoaderTest {
           """);
 
       assertThat(config.server().instances()).isEqualTo(3);
+      assertThat(config.server().drainTimeout()).isEqualTo(Duration.ofSeconds(45));
       assertThat(config.node()).isEqualTo(new UnbrokenConfig.Node(31, Duration.ofMillis(250), Duration.ofMinutes(1),
           Duration.ofSeconds(30), Duration.ofSeconds(2)));
       assertThat(config.cluster().enabled()).isTrue();
@@ -716,7 +718,7 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void anIdleTimeoutOutOfRangeOrOnAnIdempotentRoute() {
+    void anIdleTimeoutOutOfRange() {
       String file = fileName();
 
       assertThat(failure("""
@@ -727,14 +729,6 @@ class ConfigLoaderTest {
           routes:
             - { prefix: /api, upstream: "http://127.0.0.1:8081", timeout: 5s, idleTimeout: 5s }
           """)).hasMessageEndingWith("routes[0].idleTimeout: must be more than 0 and less than timeout (5000ms)");
-      assertThat(failure("""
-          routes:
-            - prefix: /api
-              upstream: http://127.0.0.1:8081
-              idleTimeout: 2s
-              idempotency: { mode: required }
-          """)).hasMessageEndingWith("routes[0].idleTimeout: cannot be combined with idempotency on one route yet;"
-          + " split the route or drop one");
     }
 
     @Test
@@ -784,6 +778,17 @@ class ConfigLoaderTest {
           """ + ONE_ROUTE))
           .hasMessage(file + ":3: node.heartbeat: 6000ms must be at most half of node.workerLease (10000ms) so one"
               + " missed beat does not lose the lease");
+    }
+
+    @Test
+    void aDrainLongerThanARolloutWaits() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server:
+            drainTimeout: 1h
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":2: server.drainTimeout: 3600s is more than the 10 minutes a stopping node may take");
     }
 
     @Test
@@ -862,7 +867,7 @@ class ConfigLoaderTest {
       ConfigException e = failure(Optional.empty(), Map.of("routes", "/api"));
 
       assertThat(e).hasMessage("command line: routes: cannot be set from the command line (settable: server.host,"
-          + " server.port, server.instances, admin.host, admin.port, admin.token, redis.url, redis.keyPrefix,"
+          + " server.port, server.instances, server.drainTimeout, admin.host, admin.port, admin.token, redis.url, redis.keyPrefix,"
           + " postgres.url, postgres.poolSize, node.datacenter, node.maxClockBackward, node.workerLease,"
           + " node.heartbeat, node.maxClockOffset, cluster.enabled, cluster.host, cluster.port, demo.enabled,"
           + " demo.port)");

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.unbroken.config.IdempotencyPolicy;
-import io.unbroken.config.RouteConfig;
 import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.config.RouteConfig;
 import io.unbroken.events.AppendResult;
 import io.unbroken.events.EventStore;
 import io.unbroken.events.GlobalCheckpoint;
@@ -13,6 +13,7 @@ import io.unbroken.events.RecordedEvent;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.SideRow;
 import io.unbroken.events.StreamAppend;
+import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -125,7 +126,9 @@ class RequestJournalTest {
   }
 
   private static void close(RequestJournal journal, String requestId) {
-    journal.open(requestId, NO_EVENTS, JsonObject::new)
+    InflightRequest inflight = new InflightRequest(requestId, "node", "/r", "POST", "/r", "127.0.0.1", "", "",
+        Instant.now(), 1_000);
+    journal.open(inflight, NO_EVENTS, JsonObject::new)
         .compose(entry -> journal.close(entry, RequestLifecycle.COMPLETED, new JsonObject(), List.of(row(requestId))));
   }
 

@@ -3,18 +3,19 @@ package io.unbroken.idempotency;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.unbroken.UnbrokenNode;
-import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.IdempotencyPolicy.Inflight;
 import io.unbroken.config.IdempotencyPolicy.Mode;
 import io.unbroken.config.IdempotencyPolicy.Unknown;
-import io.unbroken.config.RouteConfig;
+import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.RouteConfig.EventsMode;
+import io.unbroken.config.RouteConfig;
 import io.unbroken.config.StatusSet;
 import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
-import io.unbroken.testing.TestClient;
 import io.unbroken.testing.TestClient.Answer;
+import io.unbroken.testing.TestClient;
 import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestServices;
 import io.unbroken.testing.TestUpstream;
@@ -27,11 +28,12 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
-import io.unbroken.platform.PostgresConnector;
+import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -46,6 +48,8 @@ class IdempotencyIT {
 
   private static final int SIMULTANEOUS = 1000;
   private static final Duration UPSTREAM_WORK = Duration.ofMillis(300);
+  // The /silent route's idleTimeout.
+  private static final Duration SILENCE = Duration.ofMillis(300);
 
   private static Vertx vertx;
   private static TestUpstream upstream;
@@ -84,6 +88,12 @@ class IdempotencyIT {
           upstream.recordOf(request);
           request.connection().close();
         })
+        .on("/silent", request -> {
+          // The first attempt of a path gets nothing back, not even a head; later ones are answered.
+          if (upstream.received().stream().filter(r -> r.uri.equals(request.uri())).count() > 1) {
+            order(request);
+          }
+        })
         .on("/reset", request -> {
           upstream.recordOf(request);
           request.connection().close();
@@ -102,6 +112,8 @@ class IdempotencyIT {
         TestNodes.idempotentRoute("/ttl", to, Duration.ofSeconds(5), EventsMode.OFF, new IdempotencyPolicy(
             Mode.OPTIONAL, Duration.ofMillis(500), Inflight.REJECT, "none")),
         TestNodes.idempotentRoute("/reset", to, Duration.ofSeconds(5), EventsMode.SYNC, required),
+        new RouteConfig("/silent", URI.create(to), Set.of(), Duration.ofSeconds(5), 1 << 20, EventsMode.SYNC, required,
+            Optional.empty(), Optional.of(SILENCE)),
         TestNodes.idempotentRoute("/large", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/bigerror", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.RETRY, 1024)),
         TestNodes.idempotentRoute("/held", to, Duration.ofSeconds(5), EventsMode.SYNC, anonymous(Unknown.HOLD, 1 << 20)));
@@ -366,6 +378,20 @@ class IdempotencyIT {
     assertThat(reached("/reset/order")).as("unknown: retry forwards again, with the same key").isEqualTo(2);
     assertThat(upstream.received().stream().filter(r -> r.uri.equals("/reset/order")).map(r -> r.headers.get("Idempotency-Key")))
         .containsOnly(key);
+  }
+
+  @Test
+  void aSilentUpstreamIsResetAt504AndUnderUnknownRetryTheRetryRunsAgain() {
+    String key = key();
+    Answer first = post("/silent/order", key, "{}");
+    assertThat(first.status()).isEqualTo(504);
+    assertThat(first.problem().getString("type")).isEqualTo("urn:unbroken:problem:upstream-silent");
+    Await.until("the silent call was reset", Duration.ofSeconds(5), () -> upstream.received().stream()
+        .filter(r -> r.uri.equals("/silent/order")).findFirst().orElseThrow().closedBeforeAnswer);
+    assertThat(eventTypes(first.requestId())).containsExactly("RequestAccepted", "RequestForwarded", "RequestFailed");
+    Answer retry = post("/silent/order", key, "{}");
+    assertThat(retry.status()).as("the key was freed: the retry ran and was answered").isEqualTo(201);
+    assertThat(reached("/silent/order")).isEqualTo(2);
   }
 
   @Test

@@ -1,0 +1,37 @@
+package io.unbroken.zombie.pg;
+
+import io.unbroken.events.Stamps;
+import io.unbroken.events.pg.PgEventStorage;
+import io.unbroken.ids.HybridLogicalClock;
+import io.unbroken.ids.SnowflakeIds;
+import io.unbroken.ids.pg.PgWorkerLeaseStore;
+import io.unbroken.platform.PostgresConnector;
+import io.unbroken.testing.TestServices;
+import io.unbroken.zombie.OrphanedRequestsContract;
+import io.vertx.core.Vertx;
+import io.vertx.sqlclient.Pool;
+import java.time.Duration;
+import java.time.InstantSource;
+
+/** The orphan contract against the real PostgreSQL, each test on a fresh database of its own. */
+class PgOrphanedRequestsIT extends OrphanedRequestsContract {
+
+  @Override
+  protected Stores createStores(Vertx vertx, String testName) {
+    Pool pool = PostgresConnector.create(vertx, TestServices.migratedDatabase("orphans_" + testName.replaceAll("\\W", "_")));
+    SnowflakeIds ids = new SnowflakeIds(InstantSource.system(), 0, 5_000);
+    ids.holdWorker(1, Long.MAX_VALUE);
+    return new Stores(new PgEventStorage(pool, new Stamps(ids, new HybridLogicalClock(InstantSource.system(), 1_000))),
+        new PgWorkerLeaseStore(pool), new PgOrphanedRequests(pool));
+  }
+
+  @Override
+  protected void letTimePass(Duration duration) {
+    try {
+      Thread.sleep(duration.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+}
