@@ -440,6 +440,39 @@ public abstract class EventStorageContract {
   }
 
   @Test
+  public void removalsAndUpsertsOfDistinctKeysCommitOnlyWithTheirAcceptedAppends(VertxTestContext testContext) {
+    String removed = prefix + "-removed";
+    String keptByFailure = prefix + "-kept-by-failure";
+    String added = prefix + "-added";
+    String notAdded = prefix + "-not-added";
+    String stream = stream("distinct");
+    List<Optional<String>> seen = new ArrayList<>();
+    AtomicReference<List<AppendOutcome>> outcomes = new AtomicReference<>();
+    storage.appendBatch(List.of(StreamAppend.rowsOnly(stream, List.of(upsert(removed, "v"), upsert(keptByFailure, "v")))))
+        .compose(setUp -> storage.appendBatch(List.of(
+            new StreamAppend(stream, ExpectedVersion.NO_STREAM, List.of(event("E", 1)),
+                List.of(SideRow.removal(SIDE_TABLE, Map.of("k", removed)), upsert(added, "v"))),
+            new StreamAppend(stream("other"), ExpectedVersion.exactly(4), List.of(event("E", 2)),
+                List.of(SideRow.removal(SIDE_TABLE, Map.of("k", keptByFailure)), upsert(notAdded, "v"))))))
+        .onSuccess(outcomes::set)
+        .compose(batch -> sideValue(removed))
+        .onSuccess(seen::add)
+        .compose(read -> sideValue(keptByFailure))
+        .onSuccess(seen::add)
+        .compose(read -> sideValue(added))
+        .onSuccess(seen::add)
+        .compose(read -> sideValue(notAdded))
+        .onSuccess(seen::add)
+        .onComplete(testContext.succeeding(read -> testContext.verify(() -> {
+          appended(outcomes.get().get(0));
+          assertWrongExpectedVersion(outcomes.get().get(1), stream("other"), 0);
+          assertThat(seen).as("removed and added by the accepted append; kept and not added by the failed one")
+              .containsExactly(Optional.empty(), Optional.of("v"), Optional.of("v"), Optional.empty());
+          testContext.completeNow();
+        })));
+  }
+
+  @Test
   public void sideRowsOfOneBatchApplyInAppendOrder(VertxTestContext testContext) {
     String key = prefix + "-key";
     AtomicReference<List<AppendOutcome>> outcomes = new AtomicReference<>();

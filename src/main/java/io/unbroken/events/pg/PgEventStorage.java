@@ -24,8 +24,10 @@ import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.Set;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * The event store in PostgreSQL.
@@ -34,8 +36,10 @@ import java.util.List;
  * size: it visits the appends in stream-id order (so concurrent batches on any node lock stream
  * rows alike, serialize per stream and never deadlock), checks and moves each stream's version,
  * and inserts the accepted events in batch order. A wrong expected version rejects that append
- * only; the others commit together. A batch without side rows is that one statement in its own
- * transaction, one round trip; side rows of the accepted appends join it in an explicit transaction.
+ * only; the others commit together. A batch is that one statement in its own transaction, one
+ * round trip, side rows included: they ride in the same statement and are written only for
+ * accepted appends. A batch where two side rows share a key (their order matters) writes them
+ * after the append in an explicit transaction instead.
  *
  * <p>{@link #readAll} orders by (transaction id, position) and reads only below
  * {@code pg_snapshot_xmin(pg_current_snapshot())}: transactions below that horizon are finished,
@@ -46,6 +50,7 @@ public final class PgEventStorage implements EventStorage {
   private static final String COLUMNS =
       "global_position, tx_id::text AS tx, id, stream_id, stream_version, type, data, metadata, hlc, recorded_at";
 
+  private static final String APPEND = "SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8)";
   private static final int PARTITIONS_AHEAD = 2;
   // Rows deleted per statement when streams are forgotten, so no one statement locks millions of rows.
   private static final int FORGET_SLICE = 10_000;
@@ -105,30 +110,73 @@ public final class PgEventStorage implements EventStorage {
         outcomes[i] = AppendOutcome.failed(noId);
       }
     }
-    boolean withSideRows = appends.stream().anyMatch(append -> !append.sideRows().isEmpty());
-    // Without side rows the batch is one statement, hence its own transaction: one round trip.
-    Future<List<StreamAppend>> written = withSideRows
-        ? pool.withTransaction(connection -> appendEvents(connection, rows, stamped, outcomes)
-            .compose(accepted -> SideRows.write(connection, withSideRowsToWrite(appends, accepted)).map(accepted)))
-        : appendEvents(pool, rows, stamped, outcomes);
+    List<SideRows.Owned> sideRows = sideRows(appends, stamped);
+    Future<List<StreamAppend>> written;
+    if (sideRows.isEmpty()) {
+      // The batch is one statement, hence its own transaction: one round trip.
+      written = appendEvents(pool, rows, APPEND, rows.toTuple(), stamped, outcomes);
+    } else if (!stamped.isEmpty() && SideRows.keysDistinct(sideRows)) {
+      written = appendWithSideRows(rows, stamped, outcomes, sideRows);
+    } else {
+      written = pool.withTransaction(connection -> appendEvents(connection, rows, APPEND, rows.toTuple(), stamped, outcomes)
+          .compose(accepted -> SideRows.write(connection, ofAccepted(sideRows, stamped, accepted)).map(accepted)));
+    }
     return written.map(accepted -> List.of(outcomes));
   }
 
-  /** The appends whose side rows commit: the accepted ones and those of rows only, in batch order (later rows win). */
-  private static List<StreamAppend> withSideRowsToWrite(List<StreamAppend> appends, List<StreamAppend> accepted) {
-    Set<StreamAppend> written = Collections.newSetFromMap(new IdentityHashMap<>());
-    written.addAll(accepted);
-    return appends.stream().filter(append -> append.events().isEmpty() || written.contains(append)).toList();
+  /**
+   * The append and its side rows as one statement, so still one round trip: each run of rows is a
+   * data-modifying part of it that writes a row only if its append was accepted (or it belongs to
+   * none). PostgreSQL runs those parts in no set order, so this is only for rows of distinct keys.
+   */
+  private Future<List<StreamAppend>> appendWithSideRows(EventRows rows, List<StreamAppend> stamped,
+      AppendOutcome[] outcomes, List<SideRows.Owned> sideRows) {
+    StringBuilder sql = new StringBuilder("WITH appended AS MATERIALIZED (" + APPEND + " AS outcomes)");
+    Tuple parameters = rows.toTuple();
+    List<List<SideRows.Owned>> runs = SideRows.runs(sideRows);
+    for (int i = 0; i < runs.size(); i++) {
+      SideRows.RunStatement run = SideRows.statement(runs.get(i), parameters.size() + 1,
+          Optional.of("(SELECT outcomes FROM appended)[r.side_row_append] >= 0"));
+      sql.append(", side_rows_").append(i).append(" AS (").append(run.sql()).append(")");
+      run.parameters().forEach(parameters::addValue);
+    }
+    sql.append(" SELECT outcomes FROM appended");
+    return appendEvents(pool, rows, sql.toString(), parameters, stamped, outcomes);
   }
 
-  /** Calls {@code append_batch}, fills in each stamped append's outcome and returns those written. */
-  private static Future<List<StreamAppend>> appendEvents(SqlClient client, EventRows rows,
-      List<StreamAppend> stamped, AppendOutcome[] outcomes) {
+  /** Each side row with its append's place among the stamped ones (1-based; 0 for rows only); none of an unstamped append. */
+  private static List<SideRows.Owned> sideRows(List<StreamAppend> appends, List<StreamAppend> stamped) {
+    Map<StreamAppend, Integer> places = new IdentityHashMap<>();
+    for (int i = 0; i < stamped.size(); i++) {
+      places.put(stamped.get(i), i + 1);
+    }
+    List<SideRows.Owned> owned = new ArrayList<>();
+    for (StreamAppend append : appends) {
+      Integer place = append.events().isEmpty() ? Integer.valueOf(0) : places.get(append);
+      if (place != null) {
+        append.sideRows().forEach(row -> owned.add(new SideRows.Owned(row, place)));
+      }
+    }
+    return owned;
+  }
+
+  /** The rows that commit: those of accepted appends and of rows only. */
+  private static List<SideRows.Owned> ofAccepted(List<SideRows.Owned> rows, List<StreamAppend> stamped,
+      List<StreamAppend> accepted) {
+    Set<StreamAppend> written = Collections.newSetFromMap(new IdentityHashMap<>());
+    written.addAll(accepted);
+    return rows.stream().filter(owned -> owned.append() == 0 || written.contains(stamped.get(owned.append() - 1)))
+        .toList();
+  }
+
+  /** Runs the batch's append statement, fills in each stamped append's outcome and returns those written. */
+  private static Future<List<StreamAppend>> appendEvents(SqlClient client, EventRows rows, String sql,
+      Tuple parameters, List<StreamAppend> stamped, AppendOutcome[] outcomes) {
     if (stamped.isEmpty()) {
       return Future.succeededFuture(List.of());
     }
-    return client.preparedQuery("SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8)")
-        .execute(rows.toTuple())
+    return client.preparedQuery(sql)
+        .execute(parameters)
         .map(result -> {
           Integer[] before = result.iterator().next().getArrayOfIntegers(0);
           List<StreamAppend> accepted = new ArrayList<>();

@@ -1,7 +1,6 @@
 package io.unbroken.events.pg;
 
 import io.unbroken.events.SideRow;
-import io.unbroken.events.StreamAppend;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.Json;
@@ -11,76 +10,139 @@ import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * Writes the side rows of a batch as upserts and removals in append order, one statement per run
- * of rows with the same table, column set and kind: an {@code INSERT ... SELECT FROM unnest(...)}
- * (or {@code DELETE ... USING unnest(...)}) of the run's rows as arrays, so a run of hundreds of rows costs the database one statement. Order matters: when
- * two appends of a batch write the same key, the later one must win, as it would had each append
- * committed on its own; within a run only the last row of each key is written, which leaves the
- * same row behind (and one statement may not change a row twice).
+ * Writes the side rows of a batch as upserts and removals, one statement per run of rows with the
+ * same table, column set and kind: an {@code INSERT ... SELECT FROM unnest(...)} (or a
+ * {@code DELETE} of the keys in those arrays) of the run's rows as arrays, so a run of hundreds of
+ * rows costs the database one statement. Order matters: when two appends of a batch write the same
+ * key, the later one must win, as it would had each append committed on its own; within a run only
+ * the last row of each key is written, which leaves the same row behind (and one statement may not
+ * change a row twice). Runs gather rows from across the batch where order allows ({@link #runs}).
  */
 final class SideRows {
 
   private SideRows() {}
 
-  static Future<Void> write(SqlConnection connection, List<StreamAppend> appends) {
-    List<List<SideRow>> runs = new ArrayList<>();
-    for (StreamAppend append : appends) {
-      for (SideRow row : append.sideRows()) {
-        List<SideRow> last = runs.isEmpty() ? null : runs.get(runs.size() - 1);
-        if (last == null || !sameShape(last.get(0), row)) {
-          last = new ArrayList<>();
-          runs.add(last);
-        }
-        last.add(row);
-      }
+  /** A side row and the append it belongs to: its 1-based place among the batch's stamped appends, 0 for rows only. */
+  record Owned(SideRow row, int append) {}
+
+  /** A run's statement: its SQL, and its parameters numbered from the first it was given. */
+  record RunStatement(String sql, List<Object> parameters) {}
+
+  /** Writes the rows on {@code connection}, in a transaction the caller opened after the batch's append. */
+  static Future<Void> write(SqlConnection connection, List<Owned> rows) {
+    // Sent together: one connection runs its statements in the order sent, so they need not wait
+    // for each other's answers, and the batch pays one round trip for all its runs.
+    List<Future<Void>> written = new ArrayList<>();
+    for (List<Owned> run : runs(rows)) {
+      RunStatement statement = statement(run, 1, Optional.empty());
+      written.add(connection.preparedQuery(statement.sql()).execute(Tuple.from(statement.parameters())).mapEmpty());
     }
-    Future<Void> written = Future.succeededFuture();
-    for (List<SideRow> run : runs) {
-      written = written.compose(v -> writeRun(connection, lastOfEachKey(run)));
-    }
-    return written;
+    return Future.all(written).mapEmpty();
   }
 
-  private static List<SideRow> lastOfEachKey(List<SideRow> run) {
-    Map<List<Object>, SideRow> byKey = new LinkedHashMap<>();
-    for (SideRow row : run) {
-      byKey.put(row.key().stream().map(row.columns()::get).toList(), row);
+  /**
+   * True when no row of the batch shares its key with another: then the runs may go in one
+   * statement with the append, whose parts PostgreSQL runs in no set order, each written only if
+   * its append is accepted ({@link #statement} with an acceptance check).
+   */
+  static boolean keysDistinct(List<Owned> rows) {
+    Set<List<Object>> keys = new HashSet<>();
+    return rows.stream().allMatch(owned -> keys.add(keyOf(owned.row())));
+  }
+
+  /**
+   * The batch's rows gathered into as few runs as order allows: a row joins the first run of its
+   * shape that comes after every run holding its key, else a new run at the end. Rows of one key
+   * keep their order; rows of different keys touch different rows, so their order does not matter.
+   * Without this, a batch mixing the inserts of requests starting and the removals of requests
+   * ending would cost a statement per alternation.
+   */
+  static List<List<Owned>> runs(List<Owned> rows) {
+    List<List<Owned>> runs = new ArrayList<>();
+    Map<List<Object>, Integer> lastRunOfKey = new HashMap<>();
+    for (Owned owned : rows) {
+      List<Object> key = keyOf(owned.row());
+      int target = -1;
+      for (int i = lastRunOfKey.getOrDefault(key, 0); i < runs.size() && target < 0; i++) {
+        if (sameShape(runs.get(i).get(0).row(), owned.row())) {
+          target = i;
+        }
+      }
+      if (target < 0) {
+        runs.add(new ArrayList<>());
+        target = runs.size() - 1;
+      }
+      runs.get(target).add(owned);
+      lastRunOfKey.put(key, target);
+    }
+    return runs.stream().map(SideRows::lastOfEachKey).toList();
+  }
+
+  private static List<Object> keyOf(SideRow row) {
+    List<Object> key = new ArrayList<>();
+    key.add(row.table());
+    row.key().forEach(column -> key.add(row.columns().get(column)));
+    return key;
+  }
+
+  private static List<Owned> lastOfEachKey(List<Owned> run) {
+    Map<List<Object>, Owned> byKey = new LinkedHashMap<>();
+    for (Owned owned : run) {
+      byKey.put(keyOf(owned.row()), owned);
     }
     return List.copyOf(byKey.values());
   }
 
-  private static Future<Void> writeRun(SqlConnection connection, List<SideRow> rows) {
-    SideRow first = rows.get(0);
-    List<String> columns = columns(first);
+  /**
+   * The statement writing a run, its parameters numbered from {@code first}. With
+   * {@code acceptedCheck} (an SQL condition on {@code r.side_row_append}), a row is written only
+   * when its append is accepted, or belongs to none.
+   */
+  static RunStatement statement(List<Owned> rows, int first, Optional<String> acceptedCheck) {
+    SideRow shape = rows.get(0).row();
+    List<String> columns = columns(shape);
     List<String> arrays = new ArrayList<>();
     List<String> selected = new ArrayList<>();
-    Tuple values = Tuple.tuple();
-    for (int i = 0; i < columns.size(); i++) {
-      String column = columns.get(i);
-      ColumnType type = ColumnType.of(first.columns().get(column));
-      arrays.add("$" + (i + 1) + "::" + type.arrayType);
-      selected.add(type.select.formatted(column));
-      values.addValue(type.array(rows.stream().map(row -> row.columns().get(column)).toList()));
+    List<Object> parameters = new ArrayList<>();
+    for (String column : columns) {
+      ColumnType type = ColumnType.of(shape.columns().get(column));
+      arrays.add("$" + (first + arrays.size()) + "::" + type.arrayType);
+      selected.add(type.select.formatted("r." + column));
+      parameters.add(type.array(rows.stream().map(owned -> owned.row().columns().get(column)).toList()));
     }
-    String unnest = " unnest(" + String.join(", ", arrays) + ") AS r(" + String.join(", ", columns) + ")";
-    if (first.removes()) {
-      String matches = columns.stream().map(c -> "t." + c + " = r." + c).collect(Collectors.joining(" AND "));
-      return connection.preparedQuery("DELETE FROM " + first.table() + " t USING" + unnest + " WHERE " + matches)
-          .execute(values).mapEmpty();
+    List<String> names = new ArrayList<>(columns);
+    String where = "";
+    if (acceptedCheck.isPresent()) {
+      arrays.add("$" + (first + arrays.size()) + "::int4[]");
+      names.add("side_row_append");
+      parameters.add(rows.stream().map(Owned::append).toArray(Integer[]::new));
+      where = " WHERE r.side_row_append = 0 OR " + acceptedCheck.get();
     }
-    String updates = columns.stream().filter(c -> !first.key().contains(c))
+    String from = " FROM unnest(" + String.join(", ", arrays) + ") AS r(" + String.join(", ", names) + ")" + where;
+    String table = shape.table();
+    if (shape.removes()) {
+      // One key column: = ANY reads the primary key's index; a join with the arrays may scan the table.
+      String matches = columns.size() == 1
+          ? columns.get(0) + " = ANY(ARRAY(SELECT r." + columns.get(0) + from + "))"
+          : "(" + String.join(", ", columns) + ") IN (SELECT " + String.join(", ", selected) + from + ")";
+      return new RunStatement("DELETE FROM " + table + " WHERE " + matches, parameters);
+    }
+    String updates = columns.stream().filter(c -> !shape.key().contains(c))
         .map(c -> c + " = EXCLUDED." + c).collect(Collectors.joining(", "));
-    String sql = "INSERT INTO " + first.table() + " (" + String.join(", ", columns) + ")"
-        + " SELECT " + String.join(", ", selected) + " FROM" + unnest
-        + " ON CONFLICT (" + String.join(", ", first.key()) + ")"
-        + (updates.isEmpty() ? " DO NOTHING" : " DO UPDATE SET " + updates);
-    return connection.preparedQuery(sql).execute(values).mapEmpty();
+    return new RunStatement("INSERT INTO " + table + " (" + String.join(", ", columns) + ")"
+        + " SELECT " + String.join(", ", selected) + from
+        + " ON CONFLICT (" + String.join(", ", shape.key()) + ")"
+        + (updates.isEmpty() ? " DO NOTHING" : " DO UPDATE SET " + updates), parameters);
   }
 
   /**
