@@ -24,6 +24,13 @@
 #                               409 and wait routes); the Bloom filter rebuilt from 1M durable
 #                               answers (targets <= 2 s, <= 2 MB). Run with BENCHES=idempotency, or
 #                               loadtest/idempotency-bench.sh.
+#   InflightRowBenchmark        a sync request's two commits (opening, terminal) through group commit,
+#                               64 closed-loop writers, with and without its durable in-flight row
+#                               (inserted in the first, deleted in the second): what the row adds at
+#                               p50/p99 and requests/s with/without. Then the reaper with 100,000
+#                               finished requests in the store: the orphan query before and after
+#                               they were added (ratio ~1: it reads in-flight rows only), its plan,
+#                               and a pass abandoning 100 orphans. Run with BENCHES=inflight.
 #   Each program warms up first, then alternates the two sides over rounds (3 by default) and prints
 #   every run, then medians. The machine is shared with the database and the load generator, so
 #   compare the ratios and differences measured within one run, not absolute figures between machines.
@@ -36,7 +43,7 @@
 #   JAVA_OPTS="-Dbench.duration=3 -Dbench.rounds=1 -Dbench.warmup=5" loadtest/events-bench.sh   # smoke run
 #
 # Environment (defaults in brackets)
-#   BENCHES ["append sync"] (any of append, sync, idempotency)  PGPORT [5432]  PGUSER [postgres]
+#   BENCHES ["append sync"] (any of append, sync, idempotency, inflight)  PGPORT [5432]  PGUSER [postgres]
 #   (the server is always 127.0.0.1)  REDIS_URL [redis://127.0.0.1:6379] (idempotency only; keys get a
 #   prefix of their own and expire 10 minutes after the run: none is deleted)
 #   JAVA_OPTS [] extra JVM options, e.g. -Dbench.rounds=5 (see each program's Javadoc for its settings)
@@ -132,8 +139,8 @@ main() {
 
   local bench cp
   for bench in $BENCHES; do
-    [[ $bench == append || $bench == sync || $bench == idempotency ]] ||
-      die "BENCHES may hold 'append', 'sync' and 'idempotency', not '$bench'"
+    [[ $bench == append || $bench == sync || $bench == idempotency || $bench == inflight ]] ||
+      die "BENCHES may hold 'append', 'sync', 'idempotency' and 'inflight', not '$bench'"
   done
   check_tools
   if [[ " $BENCHES " == *" idempotency "* ]]; then
@@ -151,6 +158,7 @@ main() {
     case $bench in
       append) fresh_database append; run_benchmark EventAppendBenchmark "$DATABASE_URL" "$cp" ;;
       sync) fresh_database sync; run_benchmark SyncEventsLatencyBenchmark "$DATABASE_URL" "$cp" ;;
+      inflight) fresh_database inflight; run_benchmark InflightRowBenchmark "$DATABASE_URL" "$cp" ;;
       idempotency)
         fresh_database idempotency
         JAVA_OPTS="$JAVA_OPTS -Dbench.redis.url=$REDIS_URL" run_benchmark IdempotencyLatencyBenchmark "$DATABASE_URL" "$cp" ;;
