@@ -13,6 +13,7 @@ import io.unbroken.embedded.EmbeddedEventStorage;
 import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.embedded.EmbeddedLocks;
 import io.unbroken.embedded.EmbeddedOrphanedRequests;
+import io.unbroken.embedded.EmbeddedStatusMonitors;
 import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
 import io.unbroken.events.EventStorage;
 import io.unbroken.events.EventStore;
@@ -55,8 +56,10 @@ import io.unbroken.zombie.ClusterInflight;
 import io.unbroken.zombie.InflightRegistry;
 import io.unbroken.zombie.OrphanedRequests;
 import io.unbroken.zombie.Reaper;
+import io.unbroken.zombie.StatusMonitors;
 import io.unbroken.zombie.ZombieVerticle;
 import io.unbroken.zombie.pg.PgOrphanedRequests;
+import io.unbroken.zombie.pg.PgStatusMonitors;
 import io.vertx.core.Deployable;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -197,8 +200,12 @@ public final class UnbrokenNode {
     IdempotencyMetrics idempotencyMetrics = new IdempotencyMetrics(registry);
     Idempotency idempotency = idempotency(vertx, config, redis, postgres, idempotencyMetrics, clock, hlc);
     InflightRegistry inflight = new InflightRegistry();
+    ClusterInflight clusterInflight = new ClusterInflight(vertx, () -> leases.liveOwners(identity.datacenter()),
+        INFLIGHT_ASK_TIMEOUT);
+    StatusMonitors monitors = postgres.<StatusMonitors>map(PgStatusMonitors::new)
+        .orElseGet(() -> new EmbeddedStatusMonitors(clock));
     GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
-        idempotencyMetrics, inflight, nodeId);
+        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight);
     // In-flight rows outlive their node only in PostgreSQL; in process they die with it, and with
     // events in process but leases in Redis there is nothing a reaper could find.
     Optional<OrphanedRequests> orphans = postgres.<OrphanedRequests>map(PgOrphanedRequests::new)
@@ -206,8 +213,6 @@ public final class UnbrokenNode {
             ? new EmbeddedOrphanedRequests(inProcessEvents, inProcessLeases, clock) : null));
     Optional<Reaper> reaper = orphans.map(o -> new Reaper(o, node.eventStore, idempotency, locks, config.routes(),
         nodeId, identity.workerLease(), registry));
-    ClusterInflight clusterInflight = new ClusterInflight(vertx, () -> leases.liveOwners(identity.datacenter()),
-        INFLIGHT_ASK_TIMEOUT);
 
     List<ReadinessCheck> checks = new ArrayList<>();
     checks.add(new ReadinessCheck("draining", () -> node.draining
@@ -247,7 +252,7 @@ public final class UnbrokenNode {
             : Future.succeededFuture())
         .compose(v -> node.deploy(() -> new IdempotencyVerticle(idempotency, identity.heartbeat(),
             () -> redis.map(RedisConnector::ping).orElse(Future.succeededFuture())), 1, "idempotency", "", 0))
-        .compose(v -> node.deploy(() -> new ZombieVerticle(inflight, nodeId, reaper, identity.heartbeat()), 1,
+        .compose(v -> node.deploy(() -> new ZombieVerticle(inflight, nodeId, reaper, monitors, identity.heartbeat()), 1,
             "node.heartbeat", "", 0))
         .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), gateway),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))

@@ -38,6 +38,8 @@ public final class ConfigLoader {
   private static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
+  /** Where status monitors of asynchronous requests are served, on the client listener. */
+  public static final String MONITORS = "/unbroken/monitors";
   // Kubernetes' terminationGracePeriodSeconds must cover it; past a few minutes a rollout stalls.
   private static final Duration MAX_DRAIN_TIMEOUT = Duration.ofMinutes(10);
   // Durable answers written later than this leave too long a time in which a Redis loss runs a request again.
@@ -278,7 +280,8 @@ public final class ConfigLoader {
     var route = new RouteConfig(trimTrailingSlash(prefix), upstream, Set.copyOf(methods), timeout,
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
         s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
-        s.optionalString("lock").map(text -> lockTemplate(s, text)), idleTimeout(s, timeout));
+        s.optionalString("lock").map(text -> lockTemplate(s, text)), idleTimeout(s, timeout),
+        s.section("async").map(this::asyncPolicy));
     s.rejectUnknownKeys();
     IdempotencyPolicy idempotency = route.idempotency();
     Duration longestAttempt = route.timeout().plus(idempotency.upstreamGrace());
@@ -289,6 +292,12 @@ public final class ConfigLoader {
     }
     if (route.lock().isPresent() && idempotency.enabled()) {
       throw s.invalid("lock", "cannot be combined with idempotency on one route yet; split the route or drop one");
+    }
+    if (route.async().isPresent() && (idempotency.enabled() || route.lock().isPresent())) {
+      throw s.invalid("async", "cannot be combined with idempotency or lock on one route yet; split the route");
+    }
+    if (route.prefix().equals(MONITORS) || route.prefix().startsWith(MONITORS + "/")) {
+      throw s.invalid("prefix", "'" + route.prefix() + "' is where Unbroken serves its status monitors");
     }
     return route;
   }
@@ -303,6 +312,18 @@ public final class ConfigLoader {
       throw s.invalid("idleTimeout", "must be more than 0 and less than timeout (" + timeout.toMillis() + "ms)");
     }
     return Optional.of(idle);
+  }
+
+  private AsyncPolicy asyncPolicy(Section s) {
+    var policy = new AsyncPolicy(s.duration("heartbeat", Duration.ofSeconds(30)), s.duration("keep", Duration.ofHours(1)));
+    s.rejectUnknownKeys();
+    if (policy.heartbeat().toMillis() < 1_000) {
+      throw s.invalid("heartbeat", "must be at least 1s: clients poll the status monitor that often");
+    }
+    if (policy.keep().isZero()) {
+      throw s.invalid("keep", "must be more than 0");
+    }
+    return policy;
   }
 
   private static LockTemplate lockTemplate(Section s, String text) {

@@ -11,7 +11,8 @@ import java.util.Set;
  * method is in {@code methods} (empty means every method) are forwarded to {@code upstream}; with
  * a {@code lock} template, requests on the same resource are forwarded one at a time; with an
  * {@code idleTimeout}, an upstream that sends nothing for that long (once it has the whole request)
- * is taken for hung.
+ * is taken for hung; with {@code async}, a client may ask for {@code 202 Accepted} and a status
+ * monitor instead of waiting.
  */
 public record RouteConfig(
     String prefix,
@@ -22,7 +23,8 @@ public record RouteConfig(
     EventsMode events,
     IdempotencyPolicy idempotency,
     Optional<LockTemplate> lock,
-    Optional<Duration> idleTimeout) {
+    Optional<Duration> idleTimeout,
+    Optional<AsyncPolicy> async) {
 
   /** A route that locks no resource. */
   public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
@@ -34,6 +36,12 @@ public record RouteConfig(
   public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
       EventsMode events, IdempotencyPolicy idempotency, Optional<LockTemplate> lock) {
     this(prefix, upstream, methods, timeout, maxBody, events, idempotency, lock, Optional.empty());
+  }
+
+  /** A route whose clients always wait for the answer. */
+  public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
+      EventsMode events, IdempotencyPolicy idempotency, Optional<LockTemplate> lock, Optional<Duration> idleTimeout) {
+    this(prefix, upstream, methods, timeout, maxBody, events, idempotency, lock, idleTimeout, Optional.empty());
   }
 
   /** How a route's request lifecycle is recorded in the event store. */

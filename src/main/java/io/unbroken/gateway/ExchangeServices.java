@@ -6,6 +6,7 @@ import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.locks.ResourceLocks;
 import io.unbroken.zombie.InflightRegistry;
 import io.unbroken.zombie.InflightRequest;
+import io.unbroken.zombie.StatusMonitors;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
 import java.time.Instant;
@@ -13,7 +14,7 @@ import java.time.Instant;
 /** What every exchange of one gateway verticle shares. */
 record ExchangeServices(Vertx vertx, GatewayMetrics metrics, Deadlines deadlines, RequestJournal journal,
     ResourceLocks locks, Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, UpstreamCalls calls,
-    InflightRegistry inflight, String nodeId) {
+    InflightRegistry inflight, String nodeId, StatusMonitors monitors) {
 
   /** What the in-flight registry (and, on a sync route, its durable row) says of a request starting now. */
   InflightRequest describe(HttpServerRequest request, RouteConfig route, String requestId, long timeoutMillis,

@@ -10,7 +10,9 @@ import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.locks.ResourceLocks;
 import io.unbroken.platform.RequestScope;
+import io.unbroken.zombie.ClusterInflight;
 import io.unbroken.zombie.InflightRegistry;
+import io.unbroken.zombie.StatusMonitors;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpHeaders;
@@ -35,7 +37,8 @@ public final class GatewayVerticle extends VerticleBase {
 
   /** What all gateway verticles of a node share, from the composition root. */
   public record Collaborators(SnowflakeIds ids, GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks,
-      Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, InflightRegistry inflight, String nodeId) {}
+      Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, InflightRegistry inflight, String nodeId,
+      StatusMonitors monitors, ClusterInflight cluster) {}
 
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
@@ -44,6 +47,7 @@ public final class GatewayVerticle extends VerticleBase {
   private RouteTable routeTable;
   private Upstreams upstreams;
   private Deadlines deadlines;
+  private MonitorEndpoint monitorEndpoint;
   private long sweepTimer;
   private HttpServer server;
 
@@ -59,7 +63,8 @@ public final class GatewayVerticle extends VerticleBase {
     upstreams = new Upstreams(vertx, routes);
     deadlines = new Deadlines(vertx, routes);
     services = new ExchangeServices(vertx, shared.metrics(), deadlines, shared.journal(), shared.locks(), shared.idempotency(),
-        shared.idempotencyMetrics(), new UpstreamCalls(), shared.inflight(), shared.nodeId());
+        shared.idempotencyMetrics(), new UpstreamCalls(), shared.inflight(), shared.nodeId(), shared.monitors());
+    monitorEndpoint = new MonitorEndpoint(shared.monitors(), shared.cluster(), shared.metrics());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -107,6 +112,11 @@ public final class GatewayVerticle extends VerticleBase {
     RequestScope.bind(requestId);
     response.putHeader(X_REQUEST_ID, requestId);
     String path = request.path();
+    Optional<String> monitored = path == null ? Optional.empty() : MonitorEndpoint.monitoredId(path);
+    if (monitored.isPresent()) {
+      monitorEndpoint.handle(request, monitored.get(), requestId);
+      return;
+    }
     RouteConfig route = path == null ? null : routeTable.match(path);
     if (route == null) {
       reject(request, null, Problem.of("no-route", "No route", 404,
@@ -123,6 +133,8 @@ public final class GatewayVerticle extends VerticleBase {
         reject(request, route, Problem.of("deadline-invalid", "X-Request-Deadline-Ms invalid", 400,
             ForwardedHeaders.REQUEST_DEADLINE + " must be a whole number of milliseconds (at most "
             + ForwardedHeaders.MAX_CLIENT_DEADLINE_DIGITS + " digits)", requestId), Outcome.REJECTED);
+      } else if (route.async().isPresent() && AsyncExchange.requested(request)) {
+        new AsyncExchange(services, request, route, upstreams.forRoute(route), requestId).run();
       } else if (route.idempotency().enabled()) {
         exchangeWithKey(request, route, requestId, clientDeadline);
       } else {

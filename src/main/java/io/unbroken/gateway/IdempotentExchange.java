@@ -69,7 +69,6 @@ final class IdempotentExchange extends Deadlines.Armed {
   private final IdempotencyMetrics idempotencyMetrics;
   private ClaimTicket ticket;
   private Buffer body;
-  private boolean bodyRead;
   private RequestJournal.Entry journalEntry;
   private HttpClientRequest upstreamRequest;
   private long graceTimer = -1;
@@ -111,24 +110,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   }
 
   private Future<Buffer> readBody() {
-    Promise<Buffer> read = Promise.promise();
-    Buffer collected = Buffer.buffer();
-    request.handler(chunk -> {
-      if (collected.length() + chunk.length() > route.maxBody()) {
-        read.tryFail(ProxyFailure.bodyTooLarge(route.maxBody()));
-      } else {
-        collected.appendBuffer(chunk);
-      }
-    });
-    request.exceptionHandler(read::tryFail);
-    request.endHandler(end -> {
-      bodyRead = true;
-      read.tryComplete(collected);
-    });
-    if (request.headers().contains(HttpHeaders.EXPECT)) {
-      response.writeContinue(); // the route and size checks passed: the client may send its body
-    }
-    return read.future().onSuccess(whole -> {
+    return WholeBody.read(request, response, route.maxBody()).onSuccess(whole -> {
       body = whole;
       List<Map.Entry<String, String>> headers = new ArrayList<>();
       policy.fingerprintHeaders().forEach(name -> headers.add(Map.entry(name, String.valueOf(request.getHeader(name)))));
@@ -403,7 +385,7 @@ final class IdempotentExchange extends Deadlines.Armed {
       return;
     }
     if (!response.headWritten() && !response.closed()) {
-      if (!bodyRead) {
+      if (!request.isEnded()) {
         UnreadBody.discardThenClose(services.vertx(), request);
       }
       interruption.sendAfresh(response, requestId);
@@ -453,7 +435,7 @@ final class IdempotentExchange extends Deadlines.Armed {
     }
     ProxyFailure failure = ProxyFailure.classify(result.cause(), route);
     if (!response.headWritten() && !response.closed()) {
-      if (!bodyRead) {
+      if (!request.isEnded()) {
         UnreadBody.discardThenClose(services.vertx(), request);
       }
       failure.sendAfresh(response, requestId);

@@ -5,9 +5,9 @@ import io.vertx.core.Promise;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The upstream calls of one gateway verticle that may outlive their client (idempotent routes):
- * a graceful stop waits for them, so an answer that a retry will ask for is not cut off by the
- * stop. Confined to the verticle's event loop.
+ * The upstream calls of one gateway verticle that may outlive their client (idempotent routes,
+ * asynchronous requests): a graceful stop waits for them, so an answer that a retry or a monitor
+ * will ask for is not cut off by the stop. Confined to the verticle's event loop.
  */
 final class UpstreamCalls {
 

@@ -7,27 +7,37 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * This node's part in ending zombie requests: answers, over the (clustered) event bus, what it
  * has in flight and requests to cancel one of them; and runs the reaper on every heartbeat (the
- * pass itself runs on one node at a time, whichever holds the reaper lease).
+ * pass itself runs on one node at a time, whichever holds the reaper lease); and forgets status
+ * monitors whose answers are no longer kept.
  */
 public final class ZombieVerticle extends VerticleBase {
+
+  private static final Logger log = LoggerFactory.getLogger(ZombieVerticle.class);
+  private static final long PURGE_INTERVAL_MS = Duration.ofMinutes(1).toMillis();
 
   private final InflightRegistry registry;
   private final String node;
   private final Optional<Reaper> reaper;
+  private final StatusMonitors monitors;
   private final Duration interval;
   private MessageConsumer<JsonObject> consumer;
   private long timer = -1;
+  private long purgeTimer = -1;
   private boolean reaping;
 
   /** @param reaper absent where no store keeps in-flight rows that outlive a node */
-  public ZombieVerticle(InflightRegistry registry, String node, Optional<Reaper> reaper, Duration interval) {
+  public ZombieVerticle(InflightRegistry registry, String node, Optional<Reaper> reaper, StatusMonitors monitors,
+      Duration interval) {
     this.registry = registry;
     this.node = node;
     this.reaper = reaper;
+    this.monitors = monitors;
     this.interval = interval;
   }
 
@@ -35,12 +45,15 @@ public final class ZombieVerticle extends VerticleBase {
   public Future<?> start() {
     consumer = vertx.eventBus().consumer(ClusterInflight.addressOf(node), this::answer);
     reaper.ifPresent(r -> timer = vertx.setPeriodic(interval.toMillis(), t -> reap(r)));
+    purgeTimer = vertx.setPeriodic(PURGE_INTERVAL_MS, t -> monitors.purgeExpired()
+        .onFailure(failure -> log.warn("Expired status monitors not purged: {}", failure.getMessage())));
     return consumer.completion();
   }
 
   @Override
   public Future<?> stop() {
     vertx.cancelTimer(timer);
+    vertx.cancelTimer(purgeTimer);
     return consumer.unregister();
   }
 

@@ -128,6 +128,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void anAsyncRouteWithItsHeartbeatAndKeep() {
+      UnbrokenConfig config = load("""
+          routes:
+            - { prefix: /reports, upstream: "http://127.0.0.1:8081", async: { heartbeat: 10s, keep: 2h } }
+            - { prefix: /exports, upstream: "http://127.0.0.1:8081", async: {} }
+            - { prefix: /api, upstream: "http://127.0.0.1:8081" }
+          """);
+
+      assertThat(config.routes().get(0).async()).contains(new AsyncPolicy(Duration.ofSeconds(10), Duration.ofHours(2)));
+      assertThat(config.routes().get(1).async()).as("defaults")
+          .contains(new AsyncPolicy(Duration.ofSeconds(30), Duration.ofHours(1)));
+      assertThat(config.routes().get(2).async()).isEmpty();
+    }
+
+    @Test
     void anIdleTimeoutForASilentUpstream() {
       UnbrokenConfig config = load("""
           routes:
@@ -366,8 +381,8 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
               retries: 3
           """))
-          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: events, idempotency, idleTimeout, lock, maxBody,"
-              + " methods, prefix, timeout, upstream)");
+          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: async, events, idempotency, idleTimeout, lock,"
+              + " maxBody, methods, prefix, timeout, upstream)");
     }
 
     @Test
@@ -729,6 +744,28 @@ class ConfigLoaderTest {
           routes:
             - { prefix: /api, upstream: "http://127.0.0.1:8081", timeout: 5s, idleTimeout: 5s }
           """)).hasMessageEndingWith("routes[0].idleTimeout: must be more than 0 and less than timeout (5000ms)");
+    }
+
+    @Test
+    void anAsyncRouteThatCannotWork() {
+      assertThat(failure("""
+          routes:
+            - { prefix: /r, upstream: "http://127.0.0.1:8081", async: { heartbeat: 500ms } }
+          """)).hasMessageEndingWith("routes[0].async.heartbeat: must be at least 1s: clients poll the status monitor"
+          + " that often");
+      assertThat(failure("""
+          routes:
+            - prefix: /r
+              upstream: http://127.0.0.1:8081
+              async: { heartbeat: 5s }
+              idempotency: { mode: required }
+          """)).hasMessageEndingWith("routes[0].async: cannot be combined with idempotency or lock on one route yet;"
+          + " split the route");
+      assertThat(failure("""
+          routes:
+            - { prefix: /unbroken/monitors/x, upstream: "http://127.0.0.1:8081" }
+          """)).hasMessageEndingWith("routes[0].prefix: '/unbroken/monitors/x' is where Unbroken serves its status"
+          + " monitors");
     }
 
     @Test

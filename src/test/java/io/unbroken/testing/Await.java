@@ -51,4 +51,14 @@ public final class Await {
       }
     }
   }
+
+  /** Lets {@code duration} pass on the test thread (a real store's clock cannot be moved). */
+  public static void pause(Duration duration) {
+    try {
+      Thread.sleep(duration.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted pausing for " + duration, e);
+    }
+  }
 }

@@ -188,22 +188,33 @@ class GracefulDrainIT {
     String key = "key-" + UUID.randomUUID();
     Future<Answer> paying = client.startOnContext(() -> client.send(HttpMethod.POST, "/pay/" + key, keyHeader(key),
         Buffer.buffer("{}")));
-    Await.until("both reached the upstream", Duration.ofSeconds(10),
-        () -> received(stuck) != null && received("/pay/" + key) != null);
+    String job = "/async/stuck-" + UUID.randomUUID();
+    Answer accepted = client.call(HttpMethod.POST, job, MultiMap.caseInsensitiveMultiMap().add("Prefer", "respond-async"),
+        Buffer.buffer("{}"));
+    assertThat(accepted.status()).isEqualTo(202);
+    String monitorPath = accepted.headers().get("Location");
+    TestClient survivor = new TestClient(vertx, ports.get(0), 2);
+    // The client keeps polling its monitor on another node: its request is not abandoned, only stopped.
+    long polling = vertx.setPeriodic(500, t -> survivor.begin(HttpMethod.GET, monitorPath));
+    Await.until("all three reached the upstream", Duration.ofSeconds(10),
+        () -> received(stuck) != null && received("/pay/" + key) != null && received(job) != null);
 
     CompletableFuture<Void> stopped = CompletableFuture.runAsync(drainer::close);
     Await.until("the draining node reports not ready", Duration.ofSeconds(3),
         () -> notReady(admin));
     Answer cancelled = Await.result(hanging);
     stopped.get();
+    vertx.cancelTimer(polling);
 
     assertThat(cancelled.status()).isEqualTo(503);
     assertThat(cancelled.problem().getString("detail")).contains("shutdown");
     assertThat(Await.result(paying).status()).isEqualTo(503);
     assertThat(received(stuck).closedBeforeAnswer).as("the upstream call was reset").isTrue();
-    TestClient survivor = new TestClient(vertx, ports.get(0), 2);
     Answer retried = survivor.call(HttpMethod.POST, "/pay/" + key, keyHeader(key), Buffer.buffer("{}"));
     assertThat(retried.status()).as("a retry at once, long before the claim's %s lease ends", LEASE).isEqualTo(201);
+    Answer monitor = survivor.get(monitorPath);
+    assertThat(monitor.status()).as("the async request's monitor, asked of another node").isEqualTo(410);
+    assertThat(monitor.problem().getString("reason")).isEqualTo("shutdown");
     JsonArray events = new TestClient(vertx, adminPorts[0], 2).get("/admin/requests/" + cancelled.requestId()).json()
         .getJsonArray("events");
     JsonObject last = events.getJsonObject(events.size() - 1);

@@ -3,6 +3,7 @@ package io.unbroken.zombie;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.unbroken.UnbrokenNode;
+import io.unbroken.config.AsyncPolicy;
 import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.RouteConfig.EventsMode;
 import io.unbroken.config.RouteConfig;
@@ -25,6 +26,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -64,8 +66,12 @@ class InflightAdminIT {
         EventsMode.SYNC, new IdempotencyPolicy(IdempotencyPolicy.Mode.REQUIRED, Duration.ofHours(1),
             IdempotencyPolicy.Inflight.REJECT, "none", List.of(), List.of(), StatusSet.DEFAULT_RELEASED,
             Duration.ofSeconds(30), IdempotencyPolicy.Unknown.RETRY, 1 << 20));
+    RouteConfig job = new RouteConfig("/job", URI.create(up), Set.of(), Duration.ofSeconds(30), 1 << 20,
+        EventsMode.SYNC, IdempotencyPolicy.DISABLED, Optional.empty(), Optional.empty(),
+        Optional.of(new AsyncPolicy(Duration.ofSeconds(30), Duration.ofMinutes(1))));
+    upstream.on("/job", request -> { /* never answers */ });
     UnbrokenConfig config = TestNodes.embedded(List.of(
-        TestNodes.route("/hang", up, Duration.ofSeconds(30), EventsMode.SYNC), pay));
+        TestNodes.route("/hang", up, Duration.ofSeconds(30), EventsMode.SYNC), pay, job));
     node = Await.result(UnbrokenNode.start(config));
     gateway = new TestClient(vertx, config.server().port(), 8);
     admin = new TestClient(vertx, config.admin().port(), 2);
@@ -124,6 +130,28 @@ class InflightAdminIT {
         () -> lastEvent(running.getString("requestId")).getString("type").equals("RequestCancelled"));
     Answer retry = gateway.call(HttpMethod.POST, "/pay/" + key, headers, Buffer.buffer("{}"));
     assertThat(retry.status()).as("the retry runs again").isEqualTo(201);
+  }
+
+  @Test
+  void aClientCancelsItsAsyncRequestThroughItsMonitor() {
+    String path = "/job/" + UUID.randomUUID();
+    Answer accepted = gateway.call(HttpMethod.POST, path,
+        MultiMap.caseInsensitiveMultiMap().add("Prefer", "wait=10, respond-async"), Buffer.buffer("{}"));
+    assertThat(accepted.status()).isEqualTo(202);
+    String monitor = accepted.headers().get("Location");
+    assertThat(awaitListed(path).getString("requestId")).isEqualTo(accepted.requestId());
+    assertThat(gateway.get(monitor).status()).isEqualTo(202);
+
+    assertThat(gateway.call(HttpMethod.DELETE, monitor).status()).isEqualTo(202);
+
+    Await.until("the upstream saw its connection closed", Duration.ofSeconds(10),
+        () -> received(path).closedBeforeAnswer);
+    Await.until("the monitor says the client cancelled it", Duration.ofSeconds(10),
+        () -> gateway.get(monitor).status() == 410);
+    assertThat(gateway.get(monitor).problem().getString("reason")).isEqualTo("client");
+    assertThat(gateway.call(HttpMethod.DELETE, monitor).status()).as("cancelled again").isEqualTo(409);
+    assertThat(gateway.get("/unbroken/monitors/4242").status()).isEqualTo(404);
+    assertThat(gateway.call(HttpMethod.PUT, monitor).status()).isEqualTo(405);
   }
 
   private static JsonObject awaitListed(String path) {

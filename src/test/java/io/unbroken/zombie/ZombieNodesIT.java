@@ -151,6 +151,51 @@ class ZombieNodesIT {
 
   @Test
   @Order(2)
+  void anAsyncRequestIsAnsweredThroughItsMonitorOnAnotherNodeAndCancelledOnceItsClientStopsPolling() {
+    Node runner = nodes.get(1);
+    Node poller = nodes.get(2);
+    MultiMap respondAsync = MultiMap.caseInsensitiveMultiMap().add("Prefer", "respond-async");
+    String job = "/async/job-" + UUID.randomUUID();
+    Answer accepted = runner.client().call(HttpMethod.POST, job + "?ms=1500", respondAsync, Buffer.buffer("{}"));
+    assertThat(accepted.status()).isEqualTo(202);
+    assertThat(accepted.headers().get("Preference-Applied")).isEqualTo("respond-async");
+    String monitor = accepted.headers().get("Location");
+    assertThat(monitor).isEqualTo("/unbroken/monitors/" + accepted.requestId());
+    Answer done = pollUntilSettled(poller, monitor);
+    assertThat(done.status()).as("the upstream's answer, from another node's listener").isEqualTo(200);
+    assertThat(done.body().toString()).isEqualTo("done " + job);
+    assertThat(done.requestId()).isEqualTo(accepted.requestId());
+    assertThat(received(job + "?ms=1500").headers.contains("Prefer")).as("the preference was applied here").isFalse();
+
+    String hang = "/async/hang-" + UUID.randomUUID();
+    Answer running = runner.client().call(HttpMethod.POST, hang, respondAsync, Buffer.buffer("{}"));
+    String hangMonitor = running.headers().get("Location");
+    Await.until("the request reached the upstream", Duration.ofSeconds(10), () -> received(hang) != null);
+    for (int i = 0; i < 3; i++) {
+      assertThat(poller.client().get(hangMonitor).status()).as("still running, polled").isEqualTo(202);
+      Await.result(vertx.timer(500));
+    }
+    assertThat(poller.client().get(hangMonitor).status()).isEqualTo(202);
+    long lastPoll = System.nanoTime();
+    Await.until("the upstream call of the abandoned request is reset", ZombieCluster.ASYNC_HEARTBEAT.plus(SLACK),
+        () -> received(hang).closedBeforeAnswer);
+    log.info("Async request without polls: its upstream call was reset {} ms after the last poll (heartbeat {} ms)",
+        (System.nanoTime() - lastPoll) / 1_000_000, ZombieCluster.ASYNC_HEARTBEAT.toMillis());
+    Await.until("the monitor says why it ended", SLACK, () -> poller.client().get(hangMonitor).status() == 410);
+    Answer gone = poller.client().get(hangMonitor);
+    assertThat(gone.problem().getString("reason")).isEqualTo("client-heartbeat-lost");
+    Await.until("RequestCancelled by client-heartbeat-lost recorded", SLACK, () -> lastEventOf(poller,
+        running.requestId()).map(event -> "client-heartbeat-lost".equals(event.getJsonObject("data").getString("by")))
+        .orElse(false));
+  }
+
+  private static Answer pollUntilSettled(Node node, String monitor) {
+    Await.until("the monitor has the answer", Duration.ofSeconds(20), () -> node.client().get(monitor).status() != 202);
+    return node.client().get(monitor);
+  }
+
+  @Test
+  @Order(3)
   void everyRequestOfAKilledNodeEndsOnceAndItsKeysAreFreeForRetriesOnTheSurvivors() throws Exception {
     Node victim = nodes.get(0);
     upstream.clear();
@@ -202,8 +247,8 @@ class ZombieNodesIT {
     return MultiMap.caseInsensitiveMultiMap().add("Idempotency-Key", key);
   }
 
-  private static TestUpstream.Received received(String path) {
-    return upstream.received().stream().filter(r -> r.uri.equals(path)).findFirst().orElse(null);
+  private static TestUpstream.Received received(String uri) {
+    return upstream.received().stream().filter(r -> r.uri.equals(uri)).findFirst().orElse(null);
   }
 
   private static JsonObject inflight(Node node, String query) {

@@ -6,6 +6,7 @@ import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.ids.pg.PgWorkerLeaseStore;
 import io.unbroken.platform.PostgresConnector;
+import io.unbroken.testing.Await;
 import io.unbroken.testing.TestServices;
 import io.unbroken.zombie.OrphanedRequestsContract;
 import io.vertx.core.Vertx;
@@ -27,11 +28,6 @@ class PgOrphanedRequestsIT extends OrphanedRequestsContract {
 
   @Override
   protected void letTimePass(Duration duration) {
-    try {
-      Thread.sleep(duration.toMillis());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
+    Await.pause(duration);
   }
 }
