@@ -257,8 +257,8 @@ public final class UnbrokenNode {
         .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), gateway),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
         .onSuccess(id -> node.gatewayDeployment = id)
-        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore, clusterInflight), 1,
-            "admin.port", config.admin().host(), config.admin().port()))
+        .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore,
+            clusterInflight, idempotency), 1, "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
         .onSuccess(started -> announce(config, nodeId, vertx))
         .recover(failure -> node.close().transform(closed -> Future.failedFuture(failure)));

@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.events.EventStore;
 import io.unbroken.gateway.Problem;
+import io.unbroken.idempotency.Idempotency;
 import io.unbroken.zombie.ClusterInflight;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -36,15 +37,17 @@ public final class AdminVerticle extends VerticleBase {
   private final List<ReadinessCheck> checks;
   private final EventStore eventStore;
   private final ClusterInflight inflight;
+  private final Idempotency idempotency;
   private HttpServer server;
 
   public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks,
-      EventStore eventStore, ClusterInflight inflight) {
+      EventStore eventStore, ClusterInflight inflight, Idempotency idempotency) {
     this.config = config;
     this.registry = registry;
     this.checks = checks;
     this.eventStore = eventStore;
     this.inflight = inflight;
+    this.idempotency = idempotency;
   }
 
   @Override
@@ -56,6 +59,7 @@ public final class AdminVerticle extends VerticleBase {
     router.get("/metrics").handler(PrometheusScrapingHandler.create(registry));
     new StreamsApi(eventStore).mount(router);
     new InflightApi(inflight, eventStore).mount(router);
+    new HeldKeysApi(eventStore, idempotency).mount(router);
     router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
         "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
     server = vertx.createHttpServer().requestHandler(router);

@@ -61,6 +61,16 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
   }
 
   @Override
+  public synchronized Future<Boolean> forgetUnknown(String scopeKey) {
+    ClaimRecord record = records.get(scopeKey);
+    boolean kept = record != null && record.completed() && record.answer().isUnknown();
+    if (kept) {
+      records.remove(scopeKey);
+    }
+    return Future.succeededFuture(kept);
+  }
+
+  @Override
   public synchronized Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
     Instant leaseUntil = clock.instant().plus(lease);
     for (HeldClaim claim : claims) {

@@ -25,6 +25,12 @@ public interface ClaimStore {
   /** Frees the key if {@code owner} holds it, so the next attempt runs again. */
   Future<Void> release(String scopeKey, String owner);
 
+  /**
+   * Frees a key kept as an unknown outcome ({@code unknown: hold}), once an operator found out what
+   * became of it; false when the key is not kept that way (in flight, answered, expired or free).
+   */
+  Future<Boolean> forgetUnknown(String scopeKey);
+
   /** Extends to {@code lease} from now the leases of claims still held by their owners, in one round trip. */
   Future<Void> renew(Collection<HeldClaim> claims, Duration lease);
 

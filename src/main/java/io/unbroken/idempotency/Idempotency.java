@@ -225,6 +225,23 @@ public final class Idempotency {
   }
 
   /**
+   * Frees a key kept as an unknown outcome in whichever store keeps it, once an operator resolved
+   * it: the next attempt runs again. False when no store kept it that way.
+   */
+  public Future<Boolean> forgetUnknown(String scopeKey) {
+    List<Future<Boolean>> forgotten = new ArrayList<>(List.of(primary.forgetUnknown(scopeKey)));
+    fallback.ifPresent(store -> forgotten.add(store.forgetUnknown(scopeKey)));
+    recentAnswers.forget(scopeKey);
+    return Future.all(forgotten)
+        .map(all -> forgotten.stream().anyMatch(Future::result))
+        .onSuccess(any -> {
+          if (any) {
+            publish(scopeKey, KeyNotice.RELEASED);
+          }
+        });
+  }
+
+  /**
    * The durable record of an answer, as a row to commit with the completion event when the durable
    * store shares the event store's database; empty when there is nothing more to write: also for a
    * claim held in the durable store itself (Redis down), which {@link #complete} completes there.
@@ -307,6 +324,8 @@ public final class Idempotency {
       KeyNotice kind = KeyNotice.valueOf(notice.getString("kind"));
       if (kind != KeyNotice.RELEASED) {
         filter.add(scopeKey);
+      } else {
+        recentAnswers.forget(scopeKey); // a key freed after it was kept as an unknown outcome
       }
       if (kind != KeyNotice.CLAIMED_ELSEWHERE) {
         waiters.wake(scopeKey);

@@ -7,8 +7,9 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * Completed answers this node has replayed lately, in memory. A completed answer never changes
- * before it expires, so a retry of a hot key (a client retrying in a loop, a duplicate storm) is
+ * Completed answers this node has replayed lately, in memory. A completed answer changes before it
+ * expires only when an operator frees a key kept as an unknown outcome (then every node is told to
+ * {@link #forget} it), so a retry of a hot key (a client retrying in a loop, a duplicate storm) is
  * replayed without a trip to Redis; what this node has not seen, or has forgotten, Redis still
  * decides. Bounded in bytes and in how long an entry is kept. An entry never outlives the time to
  * live the store reported for it, counted on this node's monotonic ticker, so no wall clock is read.
@@ -41,6 +42,10 @@ final class RecentAnswers {
       return Optional.empty();
     }
     return Optional.of(entry.fingerprint().equals(fingerprint) ? entry.completed() : Claim.MISMATCH);
+  }
+
+  void forget(String scopeKey) {
+    entries.invalidate(scopeKey);
   }
 
   void remember(String scopeKey, String fingerprint, Claim.Completed completed) {

@@ -142,6 +142,23 @@ public abstract class ClaimStoreContract {
   }
 
   @Test
+  void anOperatorFreesAKeyKeptAsAnUnknownOutcomeAndNoOther(VertxTestContext testContext) {
+    List<Object> seen = new ArrayList<>();
+    store.claim(ticket("a", "fp"))
+        .compose(claimed -> store.forgetUnknown(scope)).onSuccess(seen::add)
+        .compose(inFlight -> store.complete(scope, "a", StoredAnswer.UNKNOWN, TTL))
+        .compose(kept -> store.forgetUnknown(scope)).onSuccess(seen::add)
+        .compose(freed -> store.claim(ticket("b", "fp"))).onSuccess(seen::add)
+        .compose(claimed -> store.complete(scope, "b", ANSWER, TTL))
+        .compose(answered -> store.forgetUnknown(scope)).onSuccess(seen::add)
+        .onComplete(testContext.succeeding(last -> testContext.verify(() -> {
+          assertThat(seen).as("in flight: not freed; unknown: freed; claimed again; answered: not freed")
+              .containsExactly(false, true, Claim.CLAIMED, false);
+          testContext.completeNow();
+        })));
+  }
+
+  @Test
   void onlyTheOwnerReleasesAndAReleasedKeyIsFree(VertxTestContext testContext) {
     List<Claim> claims = new ArrayList<>();
     store.claim(ticket("a", "fp"))

@@ -408,6 +408,16 @@ class IdempotencyIT {
     assertThat(retry.status()).isEqualTo(503);
     assertThat(retry.problem().getString("type")).isEqualTo("urn:unbroken:problem:outcome-unknown");
     assertThat(reached("/held/order")).isEqualTo(1);
+
+    TestClient admin = new TestClient(vertx, config.admin().port(), 1);
+    String freeKey = "/admin/requests/" + first.requestId() + "/idempotency-key";
+    assertThat(admin.call(HttpMethod.DELETE, freeKey).status()).as("an operator frees the key").isEqualTo(204);
+    assertThat(admin.call(HttpMethod.DELETE, freeKey).status()).as("freed already").isEqualTo(409);
+    Answer again = post("/held/order", key, "{}");
+    assertThat(again.status()).as("the next retry runs again (and is lost again)").isEqualTo(502);
+    assertThat(reached("/held/order")).isEqualTo(2);
+    assertThat(post("/held/order", key, "{}").status()).as("held again").isEqualTo(503);
+    assertThat(admin.call(HttpMethod.DELETE, "/admin/requests/4242/idempotency-key").status()).isEqualTo(404);
   }
 
   @Test

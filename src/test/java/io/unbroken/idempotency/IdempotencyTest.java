@@ -58,6 +58,11 @@ class IdempotencyTest {
     }
 
     @Override
+    public Future<Boolean> forgetUnknown(String scopeKey) {
+      return refused();
+    }
+
+    @Override
     public Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
       return refused();
     }

@@ -80,6 +80,13 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
   }
 
   @Override
+  public Future<Boolean> forgetUnknown(String scopeKey) {
+    return pool.preparedQuery("DELETE FROM " + TABLE + " WHERE scope_key = $1 AND state = 'unknown'")
+        .execute(Tuple.of(scopeKey))
+        .map(deleted -> deleted.rowCount() == 1);
+  }
+
+  @Override
   public Future<Void> renew(Collection<HeldClaim> claims, Duration lease) {
     if (claims.isEmpty()) {
       return Future.succeededFuture();

@@ -69,6 +69,12 @@ public final class RedisClaimStore implements ClaimStore {
       return 0
       """);
 
+  private static final RedisScript FORGET_UNKNOWN = new RedisScript("""
+      local r = redis.call('HMGET', KEYS[1], 's', 'a')
+      if r[1] == 'completed' and r[2] and cjson.decode(r[2])['status'] == 0 then return redis.call('DEL', KEYS[1]) end
+      return 0
+      """);
+
   // ARGV: owner, lease (ms)
   private static final RedisScript RENEW = new RedisScript(NOW + """
       local r = redis.call('HMGET', KEYS[1], 's', 'o')
@@ -106,6 +112,11 @@ public final class RedisClaimStore implements ClaimStore {
   @Override
   public Future<Void> release(String scopeKey, String owner) {
     return RELEASE.run(redis, List.of(key(scopeKey)), List.of(owner)).mapEmpty();
+  }
+
+  @Override
+  public Future<Boolean> forgetUnknown(String scopeKey) {
+    return FORGET_UNKNOWN.run(redis, List.of(key(scopeKey)), List.of()).map(reply -> reply.toInteger() == 1);
   }
 
   @Override
