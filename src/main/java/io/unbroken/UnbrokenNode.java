@@ -60,6 +60,7 @@ import io.unbroken.zombie.StatusMonitors;
 import io.unbroken.zombie.ZombieVerticle;
 import io.unbroken.zombie.pg.PgOrphanedRequests;
 import io.unbroken.zombie.pg.PgStatusMonitors;
+import io.unbroken.zombie.redis.RedisStatusMonitors;
 import io.vertx.core.Deployable;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -203,6 +204,7 @@ public final class UnbrokenNode {
     ClusterInflight clusterInflight = new ClusterInflight(vertx, () -> leases.liveOwners(identity.datacenter()),
         INFLIGHT_ASK_TIMEOUT);
     StatusMonitors monitors = postgres.<StatusMonitors>map(PgStatusMonitors::new)
+        .or(() -> redis.map(r -> new RedisStatusMonitors(r, config.redis().get().keyPrefix())))
         .orElseGet(() -> new EmbeddedStatusMonitors(clock));
     GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
         idempotencyMetrics, inflight, nodeId, monitors, clusterInflight);
