@@ -15,6 +15,15 @@ import java.util.List;
  */
 public final class RedisScript {
 
+  /**
+   * Lua that sets {@code now} to Redis's own clock in epoch ms, for scripts that judge leases and
+   * expiries. Redis 7 replicates a script's effects, not the script, so reading TIME is allowed.
+   */
+  public static final String NOW_MILLIS = """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      """;
+
   /** Deletes KEYS[1] only if it holds ARGV[1]: how an owner gives back a lease without taking someone else's. */
   public static final RedisScript DELETE_IF_OWNED = new RedisScript("""
       if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

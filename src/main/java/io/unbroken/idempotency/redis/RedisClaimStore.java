@@ -26,11 +26,7 @@ import java.util.List;
  */
 public final class RedisClaimStore implements ClaimStore {
 
-  // Redis's clock in ms. Redis 7 replicates a script's effects, not the script, so reading TIME is allowed.
-  private static final String NOW = """
-      local t = redis.call('TIME')
-      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-      """;
+  private static final String NOW = RedisScript.NOW_MILLIS;
 
   // Classifies the record at KEYS[1] for ARGV[1], the fingerprint.
   private static final String CLASSIFY = NOW + """

@@ -22,10 +22,7 @@ import java.util.Optional;
  */
 public final class RedisStatusMonitors implements StatusMonitors {
 
-  private static final String NOW = """
-      local t = redis.call('TIME')
-      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-      """;
+  private static final String NOW = RedisScript.NOW_MILLIS;
 
   // ARGV: node, heartbeat (ms), keep (ms)
   private static final RedisScript OPEN = new RedisScript(NOW + """
