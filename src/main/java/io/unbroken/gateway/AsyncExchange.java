@@ -35,7 +35,7 @@ import java.util.Map;
  * request, now a zombie, is cancelled ({@code client-heartbeat-lost}). The route's timeout bounds
  * the whole exchange.
  */
-final class AsyncExchange extends Deadlines.Armed {
+final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Running {
 
   static final String PREFER = "Prefer";
   private static final long MAX_KEPT_ANSWER = 1 << 20;
@@ -51,6 +51,7 @@ final class AsyncExchange extends Deadlines.Armed {
   private final String requestId;
   private final StatusMonitors monitors;
   private InflightRegistry.Tracked tracked;
+  private long startedMillis;
   private RequestJournal.Entry journalEntry;
   private HttpClientRequest upstreamRequest;
   private ProxyFailure interruption;
@@ -84,8 +85,8 @@ final class AsyncExchange extends Deadlines.Armed {
 
   void run() {
     services.deadlines().arm(route, this);
-    InflightRequest inflight = services.describe(request, route, requestId, timeoutMillis(), "", "");
-    tracked = services.inflight().track(inflight, "reading-body", this::cancel);
+    startedMillis = System.currentTimeMillis();
+    tracked = services.inflight().track(requestId, this, "reading-body");
     WholeBody.read(request, response, route.maxBody())
         .compose(body -> monitors.open(requestId, services.nodeId(), policy.heartbeat(), policy.keep())
             .recover(failure -> Future.failedFuture(new ProxyFailure("monitors-unavailable",
@@ -93,7 +94,7 @@ final class AsyncExchange extends Deadlines.Armed {
                 + " opened (" + failure.getMessage() + ")")))
             .compose(opened -> {
               monitorOpened = true;
-              return services.journal().open(inflight, route, () -> RequestJournal.describe(request, route));
+              return services.journal().open(describe(), route, () -> RequestJournal.describe(request, route));
             })
             .compose(entry -> {
               journalEntry = entry;
@@ -184,7 +185,13 @@ final class AsyncExchange extends Deadlines.Armed {
    * Stopped from outside: by the client (DELETE on the monitor), an operator, a lost heartbeat or
    * a shutdown. The upstream call is reset; a client still waiting for its 202 gets the problem.
    */
-  private void cancel(CancelledBy by) {
+  @Override
+  public InflightRequest describe() {
+    return services.describe(request, route, requestId, startedMillis, timeoutMillis(), "", "");
+  }
+
+  @Override
+  public void cancel(CancelledBy by) {
     interrupt(ProxyFailure.cancelled(by));
   }
 

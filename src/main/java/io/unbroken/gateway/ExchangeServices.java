@@ -16,11 +16,11 @@ record ExchangeServices(Vertx vertx, GatewayMetrics metrics, Deadlines deadlines
     ResourceLocks locks, Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, UpstreamCalls calls,
     InflightRegistry inflight, String nodeId, StatusMonitors monitors) {
 
-  /** What the in-flight registry (and, on a sync route, its durable row) says of a request starting now. */
-  InflightRequest describe(HttpServerRequest request, RouteConfig route, String requestId, long timeoutMillis,
-      String idempotencyScope, String fingerprint) {
+  /** What the in-flight registry (and, on a sync route, its durable row) says of a request started at {@code startedMillis}. */
+  InflightRequest describe(HttpServerRequest request, RouteConfig route, String requestId, long startedMillis,
+      long timeoutMillis, String idempotencyScope, String fingerprint) {
     String client = request.remoteAddress() == null ? "" : request.remoteAddress().hostAddress();
     return new InflightRequest(requestId, nodeId, route.prefix(), request.method().name(), request.path(), client,
-        idempotencyScope, fingerprint, Instant.now(), timeoutMillis);
+        idempotencyScope, fingerprint, Instant.ofEpochMilli(startedMillis), timeoutMillis);
   }
 }

@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * away without answering leaves the outcome unknown: the key is released for a retry, or held for
  * review under {@code unknown: hold}.
  */
-final class IdempotentExchange extends Deadlines.Armed {
+final class IdempotentExchange extends Deadlines.Armed implements InflightRegistry.Running {
 
   private static final Logger log = LoggerFactory.getLogger(IdempotentExchange.class);
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
@@ -78,6 +78,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   // The earlier attempt this duplicate waits for (inflight: wait), while it waits.
   private Claim.InFlight waitingFor;
   private InflightRegistry.Tracked tracked;
+  private long startedMillis;
   // What this exchange itself stopped the attempt for: a cancellation, or a silent upstream.
   private ProxyFailure interruption;
   private final SilenceWatch silence; // null without the route's idleTimeout
@@ -101,8 +102,8 @@ final class IdempotentExchange extends Deadlines.Armed {
 
   void run() {
     services.deadlines().arm(route, this, clientDeadlineMillis);
-    tracked = services.inflight().track(services.describe(request, route, requestId, timeoutMillis(), "", ""),
-        "reading-body", this::cancel);
+    startedMillis = System.currentTimeMillis();
+    tracked = services.inflight().track(requestId, this, "reading-body");
     readBody()
         .compose(read -> claimUntilSettled())
         .compose(this::act)
@@ -200,9 +201,7 @@ final class IdempotentExchange extends Deadlines.Armed {
   private Future<Void> forward() {
     services.calls().started();
     tracked.phase("forwarding");
-    InflightRequest inflight = services.describe(request, route, requestId, timeoutMillis(), ticket.scopeKey(),
-        ticket.fingerprint());
-    return services.journal().open(inflight, route, this::summary)
+    return services.journal().open(describe(), route, this::summary)
         .compose(this::callUpstream)
         .transform(this::settle)
         .onComplete(settled -> services.calls().ended());
@@ -380,7 +379,14 @@ final class IdempotentExchange extends Deadlines.Armed {
    * too. The client, if still there, hears at once; a call already sent leaves its outcome unknown,
    * settled by the route's {@code unknown} policy; a request not forwarded yet never will be.
    */
-  private void cancel(InflightRegistry.CancelledBy by) {
+  @Override
+  public InflightRequest describe() {
+    return services.describe(request, route, requestId, startedMillis, timeoutMillis(),
+        ticket == null ? "" : ticket.scopeKey(), ticket == null ? "" : ticket.fingerprint());
+  }
+
+  @Override
+  public void cancel(InflightRegistry.CancelledBy by) {
     if (!interruptCall(ProxyFailure.cancelled(by))) {
       return;
     }

@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * closed), and a client still waiting gets a problem. Bodies are never ended on failure, so an
  * upstream never mistakes a cut-off body for a complete one.
  */
-final class ProxyExchange extends Deadlines.Armed {
+final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Running {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyExchange.class);
   private static final long AGGREGATE_LIMIT = 16 * 1024;
@@ -58,6 +58,7 @@ final class ProxyExchange extends Deadlines.Armed {
   private final SilenceWatch silence; // null without the route's idleTimeout
   private final ExchangeServices services;
   private InflightRegistry.Tracked tracked;
+  private long startedMillis;
   private RequestJournal.Entry journalEntry;
   private Lock lock;
   private boolean outcomeRecorded;
@@ -95,13 +96,13 @@ final class ProxyExchange extends Deadlines.Armed {
       request.pause();
     }
     deadlines.arm(route, this, clientDeadlineMillis);
-    InflightRequest inflight = services.describe(request, route, requestId, timeoutMillis(), "", "");
-    tracked = services.inflight().track(inflight, "recording", by -> interrupt(ProxyFailure.cancelled(by)));
+    startedMillis = System.currentTimeMillis();
+    tracked = services.inflight().track(requestId, this, "recording");
     response.closeHandler(closed -> interrupt(ProxyFailure.clientGone()));
     // The plain passthrough skips the journal and lock stages: each costs a future per request.
     Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
         ? connect()
-        : journal.open(inflight, route, () -> RequestJournal.describe(request, route))
+        : journal.open(describe(), route, () -> RequestJournal.describe(request, route))
             .compose(this::lockResource)
             .compose(entry -> connect());
     connected
@@ -203,6 +204,16 @@ final class ProxyExchange extends Deadlines.Armed {
 
   private boolean hasBody(int status) {
     return status >= 200 && status != 204 && status != 304 && request.method() != HttpMethod.HEAD;
+  }
+
+  @Override
+  public InflightRequest describe() {
+    return services.describe(request, route, requestId, startedMillis, timeoutMillis(), "", "");
+  }
+
+  @Override
+  public void cancel(InflightRegistry.CancelledBy by) {
+    interrupt(ProxyFailure.cancelled(by));
   }
 
   /** The route timeout fired, the client went away, someone cancelled it or the body grew too large. */

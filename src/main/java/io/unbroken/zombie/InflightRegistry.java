@@ -7,7 +7,6 @@ import java.util.Comparator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Consumer;
 
 /**
  * This node's requests in flight, on every route, each with a way to stop it. Shared by the
@@ -25,17 +24,28 @@ public final class InflightRegistry {
     }
   }
 
+  /**
+   * A request as the registry holds it: described only when someone lists what runs, so tracking
+   * costs the request path nothing but a map entry, and stopped when someone asks.
+   */
+  public interface Running {
+    InflightRequest describe();
+
+    /** Called on the request's own event loop, at most once. */
+    void cancel(CancelledBy by);
+  }
+
   /** One request while it runs; {@link #done} once it ended, however. */
   public final class Tracked {
-    private final InflightRequest request;
+    private final String requestId;
+    private final Running request;
     private final Context context;
-    private final Consumer<CancelledBy> cancel;
     private volatile String phase;
 
-    private Tracked(InflightRequest request, Context context, Consumer<CancelledBy> cancel, String phase) {
+    private Tracked(String requestId, Running request, Context context, String phase) {
+      this.requestId = requestId;
       this.request = request;
       this.context = context;
-      this.cancel = cancel;
       this.phase = phase;
     }
 
@@ -44,19 +54,16 @@ public final class InflightRegistry {
     }
 
     public void done() {
-      running.remove(request.requestId(), this);
+      running.remove(requestId, this);
     }
   }
 
   private final Map<String, Tracked> running = new ConcurrentHashMap<>();
 
-  /**
-   * Tracks a request started on the calling event loop; {@code cancel} is called on that loop
-   * when someone asks to stop it, at most once.
-   */
-  public Tracked track(InflightRequest request, String phase, Consumer<CancelledBy> cancel) {
-    Tracked tracked = new Tracked(request, Vertx.currentContext(), cancel, phase);
-    running.put(request.requestId(), tracked);
+  /** Tracks a request started on the calling event loop. */
+  public Tracked track(String requestId, Running request, String phase) {
+    Tracked tracked = new Tracked(requestId, request, Vertx.currentContext(), phase);
+    running.put(requestId, tracked);
     return tracked;
   }
 
@@ -66,7 +73,7 @@ public final class InflightRegistry {
     if (tracked == null) {
       return false;
     }
-    tracked.context.runOnContext(v -> tracked.cancel.accept(by));
+    tracked.context.runOnContext(v -> tracked.request.cancel(by));
     return true;
   }
 
@@ -79,12 +86,9 @@ public final class InflightRegistry {
   public JsonArray snapshot() {
     JsonArray requests = new JsonArray();
     running.values().stream()
-        .sorted(Comparator.comparing((Tracked t) -> t.request.started()))
-        .forEach(t -> requests.add(t.request.toJson(t.phase)));
+        .map(tracked -> Map.entry(tracked.request.describe(), tracked.phase))
+        .sorted(Comparator.comparing(described -> described.getKey().started()))
+        .forEach(described -> requests.add(described.getKey().toJson(described.getValue())));
     return requests;
-  }
-
-  public int size() {
-    return running.size();
   }
 }
