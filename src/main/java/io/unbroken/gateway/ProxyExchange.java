@@ -225,7 +225,10 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
     if (upstreamRequest != null) {
       upstreamRequest.reset(0, failure);
     }
-    if (failure.status() != 499 && !response.headWritten()) {
+    // A sync route answers a failure once it is recorded (finish does); only its deadline's 504 cannot wait.
+    boolean answerNow = route.events() != RouteConfig.EventsMode.SYNC
+        || failure.cancelledBy().filter(by -> by == InflightRegistry.CancelledBy.DEADLINE).isPresent();
+    if (failure.status() != 499 && answerNow && !response.headWritten()) {
       sendProblem(failure, hasBody);
     }
   }
