@@ -13,6 +13,7 @@ import io.unbroken.embedded.EmbeddedEventStorage;
 import io.unbroken.embedded.EmbeddedIdempotencyRecords;
 import io.unbroken.embedded.EmbeddedLocks;
 import io.unbroken.embedded.EmbeddedOrphanedRequests;
+import io.unbroken.embedded.EmbeddedSagaStore;
 import io.unbroken.embedded.EmbeddedStatusMonitors;
 import io.unbroken.embedded.EmbeddedWorkerLeaseStore;
 import io.unbroken.events.EventStorage;
@@ -52,6 +53,12 @@ import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.platform.RedisConnector;
 import io.unbroken.platform.StartupFailure;
+import io.unbroken.saga.SagaClient;
+import io.unbroken.saga.SagaCoordinator;
+import io.unbroken.saga.SagaMetrics;
+import io.unbroken.saga.SagaReview;
+import io.unbroken.saga.SagaStore;
+import io.unbroken.saga.pg.PgSagaStore;
 import io.unbroken.zombie.ClusterInflight;
 import io.unbroken.zombie.InflightRegistry;
 import io.unbroken.zombie.OrphanedRequests;
@@ -206,8 +213,12 @@ public final class UnbrokenNode {
     StatusMonitors monitors = postgres.<StatusMonitors>map(PgStatusMonitors::new)
         .or(() -> redis.map(r -> new RedisStatusMonitors(r, config.redis().get().keyPrefix())))
         .orElseGet(() -> new EmbeddedStatusMonitors(clock));
+    // Sagas keep their rows beside their events: in PostgreSQL, or in the in-process event store.
+    SagaStore sagaStore = postgres.<SagaStore>map(PgSagaStore::new)
+        .orElseGet(() -> new EmbeddedSagaStore(inProcessEvents, clock));
+    SagaReview sagaReview = new SagaReview(vertx, node.eventStore, sagaStore, config.sagas());
     GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
-        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight);
+        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight, new SagaClient(vertx, config.sagas()));
     // In-flight rows outlive their node only in PostgreSQL; in process they die with it, and with
     // events in process but leases in Redis there is nothing a reaper could find.
     Optional<OrphanedRequests> orphans = postgres.<OrphanedRequests>map(PgOrphanedRequests::new)
@@ -256,11 +267,14 @@ public final class UnbrokenNode {
             () -> redis.map(RedisConnector::ping).orElse(Future.succeededFuture())), 1, "idempotency", "", 0))
         .compose(v -> node.deploy(() -> new ZombieVerticle(inflight, nodeId, reaper, monitors, identity.heartbeat()), 1,
             "node.heartbeat", "", 0))
+        .compose(v -> config.sagas().isEmpty() ? Future.succeededFuture()
+            : node.deploy(() -> new SagaCoordinator(config.sagas(), node.eventStore, sagaStore, nodeId,
+                identity.workerLease(), identity.heartbeat(), new SagaMetrics(registry), clock), 1, "sagas", "", 0))
         .compose(v -> node.deploy(() -> new GatewayVerticle(config.server(), config.routes(), gateway),
             config.server().instances(), "server.port", config.server().host(), config.server().port()))
         .onSuccess(id -> node.gatewayDeployment = id)
         .compose(v -> node.deploy(() -> new AdminVerticle(config.admin(), registry, checks, node.eventStore,
-            clusterInflight, idempotency), 1, "admin.port", config.admin().host(), config.admin().port()))
+            clusterInflight, idempotency, sagaReview), 1, "admin.port", config.admin().host(), config.admin().port()))
         .map(v -> node)
         .onSuccess(started -> announce(config, nodeId, vertx))
         .recover(failure -> node.close().transform(closed -> Future.failedFuture(failure)));

@@ -5,6 +5,7 @@ import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.events.EventStore;
 import io.unbroken.gateway.Problem;
 import io.unbroken.idempotency.Idempotency;
+import io.unbroken.saga.SagaReview;
 import io.unbroken.zombie.ClusterInflight;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -38,16 +39,18 @@ public final class AdminVerticle extends VerticleBase {
   private final EventStore eventStore;
   private final ClusterInflight inflight;
   private final Idempotency idempotency;
+  private final SagaReview sagas;
   private HttpServer server;
 
   public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks,
-      EventStore eventStore, ClusterInflight inflight, Idempotency idempotency) {
+      EventStore eventStore, ClusterInflight inflight, Idempotency idempotency, SagaReview sagas) {
     this.config = config;
     this.registry = registry;
     this.checks = checks;
     this.eventStore = eventStore;
     this.inflight = inflight;
     this.idempotency = idempotency;
+    this.sagas = sagas;
   }
 
   @Override
@@ -60,6 +63,7 @@ public final class AdminVerticle extends VerticleBase {
     new StreamsApi(eventStore).mount(router);
     new InflightApi(inflight, eventStore).mount(router);
     new HeldKeysApi(eventStore, idempotency).mount(router);
+    new SagasApi(sagas).mount(router);
     router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
         "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
     server = vertx.createHttpServer().requestHandler(router);

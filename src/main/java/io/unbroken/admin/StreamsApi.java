@@ -9,8 +9,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Optional;
 
@@ -40,18 +38,12 @@ final class StreamsApi {
   }
 
   private void answer(RoutingContext ctx, String streamId) {
-    // Without asOf, everything recorded so far: events carry the database's time, which this node's
-    // clock may be behind, so "up to now here" could hide the latest of them.
-    Optional<Instant> asOf;
-    try {
-      String text = ctx.queryParams().get("asOf");
-      asOf = text == null ? Optional.empty() : Optional.of(OffsetDateTime.parse(text).toInstant());
-    } catch (DateTimeParseException e) {
-      Problem.of("bad-as-of", "Bad asOf", 400, "asOf must be an RFC 3339 time such as 2026-11-26T10:15:30Z: "
-          + e.getParsedString(), null).send(ctx.response());
+    Optional<Instant> read = AsOf.read(ctx);
+    if (read.isEmpty()) {
       return;
     }
-    store.readStream(streamId, 1, asOf.orElse(Instant.MAX))
+    Optional<Instant> asOf = read.filter(time -> !time.equals(Instant.MAX));
+    store.readStream(streamId, 1, read.get())
         .map(events -> body(streamId, asOf, events))
         .onSuccess(json -> ctx.response().putHeader("Content-Type", "application/json").end(json.encodePrettily()))
         .onFailure(failure -> Problem.of("events-unavailable", "Event store unavailable", 503,

@@ -35,7 +35,7 @@ public final class ConfigLoader {
       "cluster.enabled", "cluster.host", "cluster.port",
       "demo.enabled", "demo.port");
 
-  private static final Set<String> METHODS =
+  static final Set<String> METHODS =
       Set.of("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT");
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
   /** Where status monitors of asynchronous requests are served, on the client listener. */
@@ -98,9 +98,13 @@ public final class ConfigLoader {
     UnbrokenConfig.EventStore eventStore = eventStore(root);
     UnbrokenConfig.Idempotency idempotency = idempotency(root);
     root.has("routes"); // marks routes: as known; it is read below, after the unknown-key check
+    root.has("sagas");
     root.rejectUnknownKeys(); // before "routes: missing", so a misspelt routes: is named as what it is
     List<RouteConfig> routes = routes(root, demo);
-    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, idempotency);
+    List<SagaConfig> sagas = root.has("sagas") ? new SagaConfigs(root).read()
+        : demo.enabled() && embeddedDefault ? List.of(SagaConfigs.demo(demo.port())) : List.of();
+    return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, idempotency,
+        sagas);
   }
 
   private UnbrokenConfig.Listener listener(Section root) {

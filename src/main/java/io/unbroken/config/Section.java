@@ -4,8 +4,10 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -70,6 +72,14 @@ final class Section {
       }
       result.add(scalar.text());
     }
+    return result;
+  }
+
+  /** A section of {@code name: value} lines as a map in file order; empty when absent. */
+  Map<String, String> stringMap(String name) {
+    Map<String, String> result = new LinkedHashMap<>();
+    Optional<Section> section = section(name);
+    section.ifPresent(s -> s.mapping.entries().keySet().forEach(key -> result.put(key, s.string(key, ""))));
     return result;
   }
 
@@ -160,6 +170,18 @@ final class Section {
       }
       return uri;
     });
+  }
+
+  /** Where the value at a dotted path below this section came from (its file and line), else this section's origin. */
+  String originOf(String dottedPath) {
+    ConfigNode node = mapping;
+    for (String part : dottedPath.split("\\.")) {
+      if (!(node instanceof ConfigNode.Mapping parent) || !parent.entries().containsKey(part)) {
+        return origin();
+      }
+      node = parent.entries().get(part);
+    }
+    return node.origin();
   }
 
   /** A failure about a value this section holds, pointing at its line. */

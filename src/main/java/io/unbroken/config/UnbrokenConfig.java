@@ -18,7 +18,19 @@ public record UnbrokenConfig(
     Demo demo,
     List<RouteConfig> routes,
     EventStore eventStore,
-    Idempotency idempotency) {
+    Idempotency idempotency,
+    List<SagaConfig> sagas) {
+
+  public UnbrokenConfig {
+    routes = List.copyOf(routes);
+    sagas = List.copyOf(sagas);
+  }
+
+  /** A configuration without sagas. */
+  public UnbrokenConfig(Listener server, Admin admin, Optional<Redis> redis, Optional<Postgres> postgres, Node node,
+      Cluster cluster, Demo demo, List<RouteConfig> routes, EventStore eventStore, Idempotency idempotency) {
+    this(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, idempotency, List.of());
+  }
 
   /** A configuration with the event store's default batching. */
   public UnbrokenConfig(Listener server, Admin admin, Optional<Redis> redis, Optional<Postgres> postgres, Node node,

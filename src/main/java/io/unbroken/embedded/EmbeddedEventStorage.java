@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 /**
  * Events kept in this process for the embedded default. A batch is one critical section, which
@@ -73,6 +75,22 @@ public final class EmbeddedEventStorage implements EventStorage {
   /** The rows written to a side table, by key values in key order (what PostgreSQL would hold). */
   public synchronized Map<List<Object>, Map<String, Object>> sideTable(String table) {
     return Map.copyOf(sideTables.getOrDefault(table, Map.of()));
+  }
+
+  /**
+   * Changes, in one critical section, the rows of a side table that {@code where} picks, up to
+   * {@code limit}, as a store's own {@code UPDATE ... RETURNING} does in PostgreSQL; the rows as changed.
+   */
+  public synchronized List<Map<String, Object>> updateSideRows(String table, Predicate<Map<String, Object>> where,
+      int limit, UnaryOperator<Map<String, Object>> change) {
+    List<Map<String, Object>> changed = new ArrayList<>();
+    for (var row : sideTables.getOrDefault(table, Map.of()).entrySet()) {
+      if (changed.size() < limit && where.test(row.getValue())) {
+        row.setValue(Map.copyOf(change.apply(new HashMap<>(row.getValue()))));
+        changed.add(row.getValue());
+      }
+    }
+    return changed;
   }
 
   private AppendOutcome appendOne(StreamAppend append, long transaction) {

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 public final class GatewayMetrics {
 
   /** How a request ended. */
-  enum Outcome { FORWARDED, REPLAYED, REJECTED, TIMED_OUT, CLIENT_GONE, UPSTREAM_FAILED, NOT_READY, CANCELLED, MONITOR }
+  enum Outcome { FORWARDED, REPLAYED, REJECTED, TIMED_OUT, CLIENT_GONE, UPSTREAM_FAILED, NOT_READY, CANCELLED, MONITOR, SAGA }
 
   private static final String NO_ROUTE = "none";
 

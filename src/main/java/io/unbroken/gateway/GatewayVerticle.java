@@ -2,6 +2,7 @@ package io.unbroken.gateway;
 
 import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.RouteConfig;
+import io.unbroken.config.SagaConfig;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
 import io.unbroken.idempotency.Idempotency;
@@ -10,6 +11,7 @@ import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.locks.ResourceLocks;
 import io.unbroken.platform.RequestScope;
+import io.unbroken.saga.SagaClient;
 import io.unbroken.zombie.ClusterInflight;
 import io.unbroken.zombie.InflightRegistry;
 import io.unbroken.zombie.StatusMonitors;
@@ -38,7 +40,7 @@ public final class GatewayVerticle extends VerticleBase {
   /** What all gateway verticles of a node share, from the composition root. */
   public record Collaborators(SnowflakeIds ids, GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks,
       Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, InflightRegistry inflight, String nodeId,
-      StatusMonitors monitors, ClusterInflight cluster) {}
+      StatusMonitors monitors, ClusterInflight cluster, SagaClient sagas) {}
 
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
@@ -48,6 +50,7 @@ public final class GatewayVerticle extends VerticleBase {
   private Upstreams upstreams;
   private Deadlines deadlines;
   private MonitorEndpoint monitorEndpoint;
+  private SagaExchange sagaExchange;
   private long sweepTimer;
   private HttpServer server;
 
@@ -65,6 +68,7 @@ public final class GatewayVerticle extends VerticleBase {
     services = new ExchangeServices(vertx, shared.metrics(), deadlines, shared.journal(), shared.locks(), shared.idempotency(),
         shared.idempotencyMetrics(), new UpstreamCalls(), shared.inflight(), shared.nodeId(), shared.monitors());
     monitorEndpoint = new MonitorEndpoint(shared.monitors(), shared.cluster(), shared.metrics());
+    sagaExchange = new SagaExchange(shared.sagas(), shared.metrics());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
     server = vertx.createHttpServer(new HttpServerOptions()
@@ -115,6 +119,11 @@ public final class GatewayVerticle extends VerticleBase {
     Optional<String> monitored = path == null ? Optional.empty() : MonitorEndpoint.monitoredId(path);
     if (monitored.isPresent()) {
       monitorEndpoint.handle(request, monitored.get(), requestId);
+      return;
+    }
+    Optional<SagaConfig> saga = path == null ? Optional.empty() : shared.sagas().at(path);
+    if (saga.isPresent()) {
+      sagaExchange.run(request, saga.get(), requestId);
       return;
     }
     RouteConfig route = path == null ? null : routeTable.match(path);
