@@ -111,7 +111,7 @@ public final class SagaCoordinator extends VerticleBase {
     JsonObject data = new JsonObject().put("name", saga.name()).put("input", body.getJsonObject("input"))
         .put("node", node).put("fence", 1L).put("requestId", body.getString("requestId"));
     Run run = new Run(saga, state);
-    transition(run, SagaEvents.STARTED, data, SagaEvents.created(saga.name(), node, lease), ExpectedVersion.NO_STREAM)
+    transition(run, SagaEvents.STARTED, data, SagaEvents.created(node, lease), ExpectedVersion.NO_STREAM)
         .onSuccess(appended -> {
           metrics.started(saga.name());
           run.waiting.add(message);

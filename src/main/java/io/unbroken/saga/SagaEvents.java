@@ -46,6 +46,8 @@ public final class SagaEvents {
   static SideRow row(SagaState state, Map<String, Object> more) {
     Map<String, Object> columns = new HashMap<>(more);
     columns.put("saga_id", state.id());
+    // PostgreSQL checks an upsert's row as an insert first: the columns without defaults go every time.
+    columns.put("name", state.name());
     columns.put("status", state.status().label());
     columns.put("step", state.currentStep());
     columns.put("reason", state.reason());
@@ -55,8 +57,8 @@ public final class SagaEvents {
   }
 
   /** The columns of a new saga: owned by {@code node} under fencing token 1 for {@code lease}. */
-  static Map<String, Object> created(String name, String node, Duration lease) {
-    return Map.of("name", name, "owner", node, "fence", 1L, "lease_until", new SideRow.StoreTime(lease),
+  static Map<String, Object> created(String node, Duration lease) {
+    return Map.of("owner", node, "fence", 1L, "lease_until", new SideRow.StoreTime(lease),
         "started_at", SideRow.StoreTime.NOW);
   }
 

@@ -354,7 +354,7 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
           """))
           .hasMessage(file + ":1: servr: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis,"
-              + " routes, server)");
+              + " routes, sagas, server)");
     }
 
     @Test
@@ -368,7 +368,7 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
           """))
           .hasMessage(file + ":2: rotes: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis,"
-              + " routes, server)");
+              + " routes, sagas, server)");
     }
 
     @Test
