@@ -10,12 +10,14 @@ import java.time.Instant;
 /**
  * A small upstream on 127.0.0.1 for the embedded default, so a first {@code curl} through the
  * gateway shows a proxied answer: it echoes the method, path, the request id the gateway
- * assigned, and how many body bytes it received.
+ * assigned, and how many body bytes it received. Under {@code /ledgers/} it serves in-memory
+ * {@link Ledgers}, with no faults.
  */
 public final class DemoUpstreamVerticle extends VerticleBase {
 
   private final int port;
   private HttpServer server;
+  private Ledgers ledgers;
 
   public DemoUpstreamVerticle(int port) {
     this.port = port;
@@ -23,6 +25,7 @@ public final class DemoUpstreamVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    ledgers = new Ledgers(vertx, Ledgers.Faults.NONE);
     server = vertx.createHttpServer().requestHandler(this::answer);
     return server.listen(port, "127.0.0.1");
   }
@@ -33,6 +36,10 @@ public final class DemoUpstreamVerticle extends VerticleBase {
   }
 
   private void answer(HttpServerRequest request) {
+    if (request.path().startsWith("/ledgers/")) {
+      ledgers.handle(request);
+      return;
+    }
     request.body()
         .map(body -> new JsonObject()
             .put("service", "unbroken demo upstream")

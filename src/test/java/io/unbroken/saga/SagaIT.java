@@ -1,0 +1,233 @@
+package io.unbroken.saga;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.unbroken.UnbrokenNode;
+import io.unbroken.config.ConfigLoader;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.embedded.Ledgers;
+import io.unbroken.testing.Await;
+import io.unbroken.testing.FreePorts;
+import io.unbroken.testing.TestClient;
+import io.unbroken.testing.TestServices;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sagas on one node with Redis and PostgreSQL, against ledgers that count how often each action
+ * was applied and reversed: completion, reverse-order compensation exactly once, retries under one
+ * key, review after the compensation deadline and an operator's way out of it.
+ */
+class SagaIT {
+
+  private static final SwitchableFaults faults = new SwitchableFaults(Duration.ofSeconds(2));
+  private static Vertx vertx;
+  private static HttpServer ledgerServer;
+  private static UnbrokenNode node;
+  private static TestClient gateway;
+  private static TestClient admin;
+  private static TestClient ledgers;
+
+  @BeforeAll
+  static void start(@TempDir Path dir) throws IOException {
+    vertx = Vertx.vertx();
+    int ledgerPort = FreePorts.next();
+    ledgerServer = Await.result(vertx.createHttpServer().requestHandler(new Ledgers(vertx, faults))
+        .listen(ledgerPort, "127.0.0.1"));
+    UnbrokenConfig.Redis redis = TestServices.redis("sagas");
+    UnbrokenConfig.Postgres postgres = TestServices.migratedDatabase("sagas_it");
+    String yaml = """
+        server: { host: 127.0.0.1, port: %d }
+        admin: { host: 127.0.0.1, port: %d }
+        redis: { url: "%s", keyPrefix: %s }
+        postgres: { url: "%s" }
+        node: { workerLease: 2s, heartbeat: 500ms }
+        routes:
+          - { prefix: /ledgers, upstream: "http://127.0.0.1:%d" }
+        """.formatted(FreePorts.next(), FreePorts.next(), redis.url(), redis.keyPrefix(), postgres.url(), ledgerPort)
+        + SagaYaml.orderSaga(ledgerPort, "10s", "500ms", "1s");
+    Path file = Files.writeString(dir.resolve("unbroken.yaml"), yaml);
+    UnbrokenConfig config = new ConfigLoader(name -> null).load(Optional.of(file), Map.of());
+    node = Await.result(UnbrokenNode.start(config));
+    gateway = new TestClient(vertx, config.server().port(), 8);
+    admin = new TestClient(vertx, config.admin().port(), 2);
+    ledgers = new TestClient(vertx, ledgerPort, 2);
+  }
+
+  @AfterAll
+  static void stop() {
+    Await.result(node.close());
+    Await.result(vertx.close());
+  }
+
+  @AfterEach
+  void mendTheLedgers() {
+    faults.breakActions(Ledgers.Fault.NONE, 0);
+    faults.breakCompensations(Ledgers.Fault.NONE);
+  }
+
+  @Test
+  void aSagaCompletesEachActionAppliedOnceAndItsLogTellsHow() {
+    TestClient.Answer answer = order(new JsonObject().put("amount", 5));
+
+    assertThat(answer.status()).isEqualTo(200);
+    String id = answer.headers().get("X-Saga-Id");
+    assertThat(answer.json().getString("status")).isEqualTo("completed");
+    assertThat(answer.json().getJsonObject("steps").getJsonObject("pay").getString("ref")).isEqualTo(id);
+    for (String ledger : List.of("inventory", "payments", "shipping")) {
+      assertThat(entry(ledger, id)).isEqualTo("1 applied, 0 reversed");
+    }
+    assertThat(types(id)).containsExactly("SagaStarted", "StepStarted", "StepSucceeded", "StepStarted", "StepSucceeded",
+        "StepStarted", "StepSucceeded", "SagaCompleted");
+    assertThat(events(id).stream().map(e -> e.getJsonObject("metadata").getLong("fence")).distinct()).containsExactly(1L);
+  }
+
+  @Test
+  void aFailingLastStepCompensatesTheEarlierOnesInReverseOrderExactlyOnce() {
+    TestClient.Answer answer = order(new JsonObject().put("amount", 5).put("failship", true));
+
+    assertThat(answer.status()).isEqualTo(409);
+    assertThat(answer.problem().getString("failedStep")).isEqualTo("ship");
+    String id = answer.headers().get("X-Saga-Id");
+    assertThat(entry("inventory", id)).isEqualTo("1 applied, 1 reversed");
+    assertThat(entry("payments", id)).isEqualTo("1 applied, 1 reversed");
+    assertThat(entry("shipping", id)).as("refused: never applied, so never reversed").isEqualTo("0 applied, 0 reversed");
+    List<String> compensations = events(id).stream().filter(e -> e.getString("type").startsWith("Compensation"))
+        .map(e -> e.getString("type") + " " + e.getJsonObject("data").getString("step")).toList();
+    assertThat(compensations).containsExactly("CompensationStarted pay", "CompensationSucceeded pay",
+        "CompensationStarted reserve", "CompensationSucceeded reserve");
+    assertThat(types(id)).endsWith("SagaCompensated");
+  }
+
+  @Test
+  void aCallThatActedButFailedIsRetriedUnderTheSameKeySoItActsOnce() {
+    faults.breakActions(Ledgers.Fault.UNAVAILABLE_AFTER, 1);
+    TestClient.Answer first = order(new JsonObject().put("amount", 5));
+    faults.breakActions(Ledgers.Fault.RESET_AFTER, 1);
+    TestClient.Answer second = order(new JsonObject().put("amount", 5));
+    faults.breakActions(Ledgers.Fault.SILENT_AFTER, 1);
+    TestClient.Answer third = order(new JsonObject().put("amount", 5));
+
+    for (TestClient.Answer answer : List.of(first, second, third)) {
+      assertThat(answer.status()).isEqualTo(200);
+      String id = answer.headers().get("X-Saga-Id");
+      assertThat(entry("inventory", id)).as("applied, failed, retried").isEqualTo("1 applied, 0 reversed");
+      JsonObject reserve = step(id, "reserve");
+      assertThat(reserve.getJsonObject("action").getInteger("attempts")).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void aCompensationThatKeepsFailingGoesToReviewAndAnOperatorsRetryFinishesIt() {
+    faults.breakCompensations(Ledgers.Fault.UNAVAILABLE_BEFORE);
+    TestClient.Answer answer = order(new JsonObject().put("amount", 5).put("failship", true));
+
+    assertThat(answer.status()).isEqualTo(502);
+    String id = answer.headers().get("X-Saga-Id");
+    JsonObject listed = admin.get("/admin/sagas?status=review").json().getJsonArray("sagas").stream()
+        .map(JsonObject.class::cast).filter(s -> s.getString("id").equals(id)).findFirst().orElseThrow();
+    assertThat(listed.getString("step")).isEqualTo("pay");
+    assertThat(listed.getJsonObject("lastAnswer").getJsonObject("answer").getInteger("status")).isEqualTo(503);
+    assertThat(listed.getString("reason")).contains("answered 503");
+    assertThat(entry("payments", id)).isEqualTo("1 applied, 0 reversed");
+
+    faults.breakCompensations(Ledgers.Fault.NONE);
+    TestClient.Answer retried = act(id, "retry", "why", "payments is back");
+
+    assertThat(retried.status()).isEqualTo(200);
+    Await.until("the retried saga compensated", Duration.ofSeconds(10),
+        () -> "compensated".equals(admin.get("/admin/sagas/" + id).json().getString("status")));
+    assertThat(entry("payments", id)).isEqualTo("1 applied, 1 reversed");
+    assertThat(entry("inventory", id)).isEqualTo("1 applied, 1 reversed");
+    JsonObject retry = events(id).stream().filter(e -> e.getString("type").equals("SagaRetried")).findFirst().orElseThrow();
+    assertThat(retry.getJsonObject("data").getString("by")).isEqualTo("ann");
+    assertThat(retry.getJsonObject("data").getString("why")).isEqualTo("payments is back");
+    assertThat(types(id)).contains("SagaResumed").endsWith("SagaCompensated");
+  }
+
+  @Test
+  void anOperatorSkipsACompensationDoneByHandOrResolvesTheSagaWithANote() {
+    faults.breakCompensations(Ledgers.Fault.UNAVAILABLE_BEFORE);
+    String skipped = order(new JsonObject().put("amount", 5).put("failship", true)).headers().get("X-Saga-Id");
+    String resolved = order(new JsonObject().put("amount", 5).put("failship", true)).headers().get("X-Saga-Id");
+    faults.breakCompensations(Ledgers.Fault.NONE);
+
+    assertThat(act(skipped, "skip", "why", "refunded by hand").status()).isEqualTo(200);
+    assertThat(act(resolved, "resolve", "note", "customer kept the goods").status()).isEqualTo(200);
+    Await.until("the skipped saga compensated", Duration.ofSeconds(10),
+        () -> "compensated".equals(admin.get("/admin/sagas/" + skipped).json().getString("status")));
+
+    assertThat(entry("payments", skipped)).as("done by hand: not reversed again")
+        .isEqualTo("1 applied, 0 reversed");
+    assertThat(entry("inventory", skipped)).isEqualTo("1 applied, 1 reversed");
+    assertThat(admin.get("/admin/sagas/" + resolved).json().getString("status")).isEqualTo("resolved");
+    assertThat(act(resolved, "retry", "why", "again").status()).as("no longer in review").isEqualTo(409);
+    assertThat(act("123", "retry", "why", "x").status()).isEqualTo(404);
+    assertThat(act(skipped, "retry", "why", "").status()).as("no reason").isEqualTo(400);
+  }
+
+  @Test
+  void aSagasStateAsOfAnEarlierTimeAndBadInputs() {
+    String id = order(new JsonObject().put("amount", 5)).headers().get("X-Saga-Id");
+    JsonArray timeline = admin.get("/admin/sagas/" + id).json().getJsonArray("events");
+    String firstRecorded = timeline.getJsonObject(0).getString("recordedAt");
+
+    JsonObject early = admin.get("/admin/sagas/" + id + "?asOf=" + firstRecorded).json();
+
+    assertThat(early.getString("status")).isEqualTo("running");
+    assertThat(early.getJsonArray("events")).hasSizeLessThan(timeline.size());
+    assertThat(gateway.call(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), Buffer.buffer("[1]"))
+        .status()).isEqualTo(400);
+    assertThat(gateway.get("/orders").status()).isEqualTo(405);
+    assertThat(admin.get("/admin/sagas?status=lost").status()).isEqualTo(400);
+    assertThat(admin.get("/admin/sagas/summary").json().getLong("completed")).isPositive();
+    assertThat(Instant.parse(firstRecorded)).isBefore(Instant.now().plusSeconds(60));
+  }
+
+  private static TestClient.Answer order(JsonObject input) {
+    return gateway.call(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
+  }
+
+  private static TestClient.Answer act(String id, String action, String member, String why) {
+    return admin.call(HttpMethod.POST, "/admin/sagas/" + id + "/" + action,
+        MultiMap.caseInsensitiveMultiMap().add("X-Operator", "ann"), new JsonObject().put(member, why).toBuffer());
+  }
+
+  /** How often the ledger applied and reversed the saga's action, or null when it never did either. */
+  private static String entry(String ledger, String ref) {
+    TestClient.Answer answer = ledgers.get("/ledgers/" + ledger + "/entries/" + ref);
+    return answer.status() == 404 ? null
+        : answer.json().getInteger("applied") + " applied, " + answer.json().getInteger("reversed") + " reversed";
+  }
+
+  private static List<JsonObject> events(String id) {
+    return admin.get("/admin/sagas/" + id).json().getJsonArray("events").stream().map(JsonObject.class::cast).toList();
+  }
+
+  private static List<String> types(String id) {
+    return events(id).stream().map(e -> e.getString("type")).toList();
+  }
+
+  private static JsonObject step(String id, String name) {
+    return admin.get("/admin/sagas/" + id).json().getJsonArray("steps").stream().map(JsonObject.class::cast)
+        .filter(s -> s.getString("name").equals(name)).findFirst().orElseThrow();
+  }
+}
