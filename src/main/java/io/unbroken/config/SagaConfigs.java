@@ -157,7 +157,7 @@ final class SagaConfigs {
    */
   static SagaConfig demo(int demoPort) {
     String ledgers = "http://127.0.0.1:" + demoPort + "/ledgers/";
-    return new SagaConfig("order", "/demo/orders", Duration.ofSeconds(10), DEFAULT_RETRY, Duration.ofSeconds(5),
+    return new SagaConfig("order", "/demo/checkout", Duration.ofSeconds(10), DEFAULT_RETRY, Duration.ofSeconds(5),
         Duration.ofHours(1), List.of(
             demoStep("reserve", ledgers + "inventory", "", Set.of()),
             demoStep("pay", ledgers + "payments", ", \"fail\": ${input./declineCard:-false}", Set.of("reserve")),

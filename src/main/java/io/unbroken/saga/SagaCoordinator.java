@@ -274,6 +274,9 @@ public final class SagaCoordinator extends VerticleBase {
    */
   private Future<Void> transition(Run run, String type, JsonObject data, Map<String, Object> columns,
       ExpectedVersion expected) {
+    if (run.lost) {
+      return Future.failedFuture(new Lost()); // an answer that came after this node let the saga go
+    }
     SagaState state = run.state.apply(type, data, clock.instant());
     NewEvent event = new NewEvent(type, data, new JsonObject().put("sagaId", state.id()).put("node", node)
         .put("fence", state.fence()));

@@ -56,8 +56,16 @@ class SagaConfigsTest {
   @Test
   void theEmbeddedDefaultHasTheDemoSagaAndAConfiguredNodeNone() {
     assertThat(new ConfigLoader(name -> null).load(Optional.empty(), Map.of()).sagas())
-        .extracting(SagaConfig::path).containsExactly("/demo/orders");
+        .extracting(SagaConfig::path).containsExactly("/demo/checkout");
     assertThat(load(ROUTE).sagas()).isEmpty();
+  }
+
+  @Test
+  void theExampleConfigurationLoadsWithItsSaga() {
+    UnbrokenConfig config = new ConfigLoader(name -> null).load(Optional.of(Path.of("conf/unbroken.yaml")), Map.of());
+
+    assertThat(config.sagas()).extracting(SagaConfig::name).containsExactly("checkout");
+    assertThat(config.sagas().get(0).steps().get(0).action().headers()).containsKey("X-Order");
   }
 
   @Test

@@ -202,6 +202,25 @@ class SagaIT {
     assertThat(Instant.parse(firstRecorded)).isBefore(Instant.now().plusSeconds(60));
   }
 
+  @Test
+  void metricsCountSagasCallsCompensationsRetriesAndTheReviewQueue() {
+    order(new JsonObject().put("amount", 5));
+    faults.breakActions(Ledgers.Fault.UNAVAILABLE_BEFORE, 1);
+    order(new JsonObject().put("amount", 5).put("failship", true));
+
+    Await.until("the review gauge refreshed on a heartbeat", Duration.ofSeconds(5),
+        () -> admin.get("/metrics").body().toString().contains("unbroken_sagas_review_depth "));
+    String metrics = admin.get("/metrics").body().toString();
+    assertThat(metrics).contains("unbroken_sagas_started_total{saga=\"order\"}")
+        .contains("unbroken_sagas_ended_total{outcome=\"completed\",saga=\"order\"}")
+        .contains("unbroken_sagas_ended_total{outcome=\"compensated\",saga=\"order\"}")
+        .contains("unbroken_saga_step_calls_total{kind=\"action\",saga=\"order\",verdict=\"try-again\"}")
+        .contains("unbroken_saga_step_calls_total{kind=\"compensate\",saga=\"order\",verdict=\"succeeded\"}")
+        .contains("unbroken_saga_compensations_total{saga=\"order\"}")
+        .contains("unbroken_saga_retries_total{kind=\"action\",saga=\"order\"}")
+        .contains("unbroken_saga_duration_seconds_bucket{outcome=\"completed\",saga=\"order\"");
+  }
+
   private static TestClient.Answer order(JsonObject input) {
     return gateway.call(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
   }
