@@ -77,7 +77,7 @@ class UnbrokenCommandIT {
 
     assertThat(exited.code()).isEqualTo(2);
     assertThat(exited.stderr()).containsExactly("unbroken: bad configuration: " + config
-        + ":2: servr: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis, routes, server)");
+        + ":2: servr: unknown key (known here: admin, cluster, demo, eventStore, idempotency, node, postgres, redis, routes, sagas, server)");
   }
 
   @Test

@@ -42,6 +42,8 @@ public final class SagaCoordinator extends VerticleBase {
   private static final int TAKE_OVER_BATCH = 500;
   // A store that failed a transition is given this long before the saga is read back and resumed.
   private static final long STORE_RETRY_MS = 1_000;
+  // Counting the review queue reads the whole status index: often enough for a gauge, no more.
+  private static final long REVIEW_COUNT_EVERY_NANOS = 15_000_000_000L;
 
   /** A saga this node runs, with the clients waiting for its end. */
   private static final class Run {
@@ -70,6 +72,7 @@ public final class SagaCoordinator extends VerticleBase {
   private StepCalls calls;
   private long beat;
   private boolean lookingAround;
+  private long reviewCountedAt = System.nanoTime() - REVIEW_COUNT_EVERY_NANOS;
 
   public SagaCoordinator(List<SagaConfig> sagas, EventStore events, SagaStore store, String node, Duration lease,
       Duration heartbeat, SagaMetrics metrics, InstantSource clock) {
@@ -141,10 +144,17 @@ public final class SagaCoordinator extends VerticleBase {
         .compose(v -> runs.size() >= CAPACITY ? Future.succeededFuture(List.<SagaStore.Owned>of())
             : store.takeOver(node, lease, Math.min(TAKE_OVER_BATCH, CAPACITY - runs.size())))
         .onSuccess(taken -> taken.forEach(this::resume))
-        .compose(v -> store.count())
-        .onSuccess(counts -> metrics.reviewDepth(counts.get(SagaStatus.REVIEW)))
+        .compose(v -> countReview(asked))
         .onFailure(failure -> log.warn("Saga leases not renewed: {}", failure.getMessage()))
         .onComplete(done -> lookingAround = false);
+  }
+
+  private Future<Void> countReview(long now) {
+    if (now - reviewCountedAt < REVIEW_COUNT_EVERY_NANOS) {
+      return Future.succeededFuture();
+    }
+    reviewCountedAt = now;
+    return store.count().onSuccess(counts -> metrics.reviewDepth(counts.get(SagaStatus.REVIEW))).mapEmpty();
   }
 
   private void resume(SagaStore.Owned owned) {

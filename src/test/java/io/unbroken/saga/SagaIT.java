@@ -208,7 +208,7 @@ class SagaIT {
     faults.breakActions(Ledgers.Fault.UNAVAILABLE_BEFORE, 1);
     order(new JsonObject().put("amount", 5).put("failship", true));
 
-    Await.until("the review gauge refreshed on a heartbeat", Duration.ofSeconds(5),
+    Await.until("the review depth exported", Duration.ofSeconds(5),
         () -> admin.get("/metrics").body().toString().contains("unbroken_sagas_review_depth "));
     String metrics = admin.get("/metrics").body().toString();
     assertThat(metrics).contains("unbroken_sagas_started_total{saga=\"order\"}")
