@@ -29,15 +29,19 @@ public final class EmbeddedSagaStore implements SagaStore {
   }
 
   @Override
-  public Future<Set<String>> renew(String node, Duration lease) {
+  public Future<Set<String>> renew(String node, Set<String> running, Duration lease) {
     OffsetDateTime until = now().plus(lease);
-    return Future.succeededFuture(storage.updateSideRows(SagaEvents.TABLE,
-            row -> active(row) && node.equals(row.get("owner")), Integer.MAX_VALUE,
-            row -> {
-              row.put("lease_until", until);
-              return row;
-            })
-        .stream().map(row -> (String) row.get("saga_id")).collect(Collectors.toSet()));
+    storage.updateSideRows(SagaEvents.TABLE,
+        row -> active(row) && node.equals(row.get("owner")) && running.contains(row.get("saga_id")), Integer.MAX_VALUE,
+        row -> {
+          row.put("lease_until", until);
+          return row;
+        });
+    Map<List<Object>, Map<String, Object>> rows = storage.sideTable(SagaEvents.TABLE);
+    return Future.succeededFuture(running.stream()
+        .filter(id -> Optional.ofNullable(rows.get(List.<Object>of(id)))
+            .map(row -> !node.equals(row.get("owner"))).orElse(false))
+        .collect(Collectors.toSet()));
   }
 
   @Override

@@ -5,6 +5,7 @@ import io.unbroken.events.EventStore;
 import io.unbroken.events.ExpectedVersion;
 import io.unbroken.events.NewEvent;
 import io.unbroken.events.RecordedEvent;
+import io.unbroken.events.SideRow;
 import io.unbroken.events.StreamAppend;
 import io.unbroken.events.WrongExpectedVersion;
 import io.vertx.core.Future;
@@ -20,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -49,7 +51,6 @@ public final class SagaCoordinator extends VerticleBase {
   private static final class Run {
     final SagaConfig saga;
     SagaState state;
-    final long ownedSinceNanos = System.nanoTime();
     final List<Message<JsonObject>> waiting = new ArrayList<>();
     boolean lost;
 
@@ -130,21 +131,16 @@ public final class SagaCoordinator extends VerticleBase {
       return;
     }
     lookingAround = true;
-    long asked = System.nanoTime();
-    store.renew(node, lease)
-        .onSuccess(owned -> runs.values().removeIf(run -> {
-          // A saga started after the question was asked is not in the answer, but is owned.
-          boolean gone = run.ownedSinceNanos - asked < 0 && !owned.contains(run.state.id());
-          if (gone) {
-            run.lost = true;
-            log.warn("Saga {} is no longer this node's (its lease ended); its new owner goes on", run.state.id());
-          }
-          return gone;
+    long now = System.nanoTime();
+    store.renew(node, Set.copyOf(runs.keySet()), lease)
+        .onSuccess(lost -> lost.stream().map(runs::remove).filter(run -> run != null).forEach(run -> {
+          run.lost = true;
+          log.warn("Saga {} is no longer this node's (its lease ended); its new owner goes on", run.state.id());
         }))
         .compose(v -> runs.size() >= CAPACITY ? Future.succeededFuture(List.<SagaStore.Owned>of())
             : store.takeOver(node, lease, Math.min(TAKE_OVER_BATCH, CAPACITY - runs.size())))
         .onSuccess(taken -> taken.forEach(this::resume))
-        .compose(v -> countReview(asked))
+        .compose(v -> countReview(now))
         .onFailure(failure -> log.warn("Saga leases not renewed: {}", failure.getMessage()))
         .onComplete(done -> lookingAround = false);
   }
@@ -288,10 +284,13 @@ public final class SagaCoordinator extends VerticleBase {
       return Future.failedFuture(new Lost()); // an answer that came after this node let the saga go
     }
     SagaState state = run.state.apply(type, data, clock.instant());
+    // A transition that is accepted is its owner's: it extends the lease in the same statement.
+    Map<String, Object> row = new HashMap<>(Map.of("lease_until", new SideRow.StoreTime(lease)));
+    row.putAll(columns);
     NewEvent event = new NewEvent(type, data, new JsonObject().put("sagaId", state.id()).put("node", node)
         .put("fence", state.fence()));
     return events.append(new StreamAppend(SagaEvents.streamOf(state.id()), expected, List.of(event),
-        List.of(SagaEvents.row(state, columns)))).mapEmpty();
+        List.of(SagaEvents.row(state, row)))).mapEmpty();
   }
 
   private void finish(Run run) {

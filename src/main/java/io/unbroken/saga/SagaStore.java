@@ -16,8 +16,14 @@ import java.util.Set;
  */
 public interface SagaStore {
 
-  /** Extends the leases of the active sagas {@code node} owns; the ids it still owns. */
-  Future<Set<String>> renew(String node, Duration lease);
+  /**
+   * Extends the leases of the active sagas of {@code running} that {@code node} owns, and says
+   * which of them another node (or no node, after an operator's action) owns now. A saga the node owns but does not run
+   * (its resumption failed half way) is not extended, so its lease ends and a node takes it again.
+   * A row that a transition is writing at that moment is passed over: waiting for it could
+   * deadlock with the event store's batch, and the transition extends the lease itself.
+   */
+  Future<Set<String>> renew(String node, Set<String> running, Duration lease);
 
   /**
    * Takes up to {@code limit} active sagas whose owner's lease has ended (a dead node's, or one an

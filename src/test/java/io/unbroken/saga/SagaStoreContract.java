@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -57,7 +58,7 @@ public abstract class SagaStoreContract {
   @Test
   public void aSagaIsItsStartersWhileTheLeaseRunsThenExactlyOneOtherNodeTakesItUnderAHigherFence() {
     SagaState saga = started("101", "node-a");
-    assertThat(Await.result(store.renew("node-a", LEASE))).containsExactly("101");
+    assertThat(Await.result(store.renew("node-a", Set.of("101"), LEASE))).as("none lost").isEmpty();
     assertThat(Await.result(store.takeOver("node-b", LEASE, 10))).as("lease running").isEmpty();
 
     letTimePass(LEASE.multipliedBy(2));
@@ -66,8 +67,18 @@ public abstract class SagaStoreContract {
 
     assertThat(takenByB).containsExactly(new SagaStore.Owned(saga.id(), 2));
     assertThat(takenByC).as("b's lease runs").isEmpty();
-    assertThat(Await.result(store.renew("node-a", LEASE))).as("a lost it").isEmpty();
-    assertThat(Await.result(store.renew("node-b", LEASE))).containsExactly("101");
+    assertThat(Await.result(store.renew("node-a", Set.of("101"), LEASE))).as("a lost it").containsExactly("101");
+    assertThat(Await.result(store.renew("node-b", Set.of("101"), LEASE))).isEmpty();
+  }
+
+  @Test
+  public void aSagaItsOwnerDoesNotRunIsNotRenewedSoItsLeaseEnds() {
+    started("106", "node-a");
+    Await.result(store.renew("node-a", Set.of("other"), LEASE));
+
+    letTimePass(LEASE.multipliedBy(2));
+    assertThat(Await.result(store.takeOver("node-b", LEASE, 10))).extracting(SagaStore.Owned::sagaId)
+        .containsExactly("106");
   }
 
   @Test
@@ -87,7 +98,8 @@ public abstract class SagaStoreContract {
     record(inReview, SagaEvents.NEEDS_REVIEW, new JsonObject().put("reason", "stuck"), Map.of());
     letTimePass(LEASE.multipliedBy(2));
 
-    assertThat(Await.result(store.renew("node-a", LEASE))).isEmpty();
+    assertThat(Await.result(store.renew("node-a", Set.of(completed.id(), inReview.id()), LEASE)))
+        .as("ended by their owner, who finishes their runs: not lost").isEmpty();
     assertThat(Await.result(store.takeOver("node-b", LEASE, 10))).isEmpty();
   }
 

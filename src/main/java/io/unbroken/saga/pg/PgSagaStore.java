@@ -29,14 +29,21 @@ public final class PgSagaStore implements SagaStore {
   }
 
   @Override
-  public Future<Set<String>> renew(String node, Duration lease) {
-    return pool.preparedQuery("UPDATE sagas SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'"
-            + " WHERE owner = $1 AND " + ACTIVE + " RETURNING saga_id")
-        .execute(Tuple.of(node, lease.toMillis()))
+  public Future<Set<String>> renew(String node, Set<String> running, Duration lease) {
+    if (running.isEmpty()) {
+      return Future.succeededFuture(Set.of());
+    }
+    // The SELECT reads the rows as they were before the UPDATE: those another node owns now. One
+    // that this node is ending is still its own: its run finishes it.
+    return pool.preparedQuery("WITH renewed AS (UPDATE sagas SET lease_until = clock_timestamp() + $2 * interval"
+            + " '1 millisecond' WHERE saga_id IN (SELECT saga_id FROM sagas WHERE owner = $1 AND saga_id = ANY($3)"
+            + "   AND " + ACTIVE + " FOR UPDATE SKIP LOCKED) RETURNING saga_id)"
+            + " SELECT saga_id FROM sagas WHERE saga_id = ANY($3) AND owner <> $1")
+        .execute(Tuple.of(node, lease.toMillis(), running.toArray(String[]::new)))
         .map(rows -> {
-          Set<String> owned = new HashSet<>();
-          rows.forEach(row -> owned.add(row.getString(0)));
-          return owned;
+          Set<String> lost = new HashSet<>();
+          rows.forEach(row -> lost.add(row.getString(0)));
+          return lost;
         });
   }
 
@@ -58,7 +65,8 @@ public final class PgSagaStore implements SagaStore {
 
   @Override
   public Future<Void> release(String node) {
-    return pool.preparedQuery("UPDATE sagas SET lease_until = clock_timestamp() WHERE owner = $1 AND " + ACTIVE)
+    return pool.preparedQuery("UPDATE sagas SET lease_until = clock_timestamp() WHERE saga_id IN"
+            + " (SELECT saga_id FROM sagas WHERE owner = $1 AND " + ACTIVE + " FOR UPDATE SKIP LOCKED)")
         .execute(Tuple.of(node)).mapEmpty();
   }
 
