@@ -218,7 +218,7 @@ public final class UnbrokenNode {
         .orElseGet(() -> new EmbeddedSagaStore(inProcessEvents, clock));
     SagaReview sagaReview = new SagaReview(vertx, node.eventStore, sagaStore, config.sagas());
     GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
-        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight, new SagaClient(vertx, config.sagas()));
+        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight, new SagaClient(vertx, node.eventStore, config.sagas()));
     // In-flight rows outlive their node only in PostgreSQL; in process they die with it, and with
     // events in process but leases in Redis there is nothing a reaper could find.
     Optional<OrphanedRequests> orphans = postgres.<OrphanedRequests>map(PgOrphanedRequests::new)

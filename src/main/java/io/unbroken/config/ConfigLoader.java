@@ -40,6 +40,8 @@ public final class ConfigLoader {
   private static final Duration MAX_ROUTE_TIMEOUT = Duration.ofHours(24);
   /** Where status monitors of asynchronous requests are served, on the client listener. */
   public static final String MONITORS = "/unbroken/monitors";
+  /** Where clients follow sagas that outlived their wait, on the client listener. */
+  public static final String SAGA_MONITORS = "/unbroken/sagas";
   // Kubernetes' terminationGracePeriodSeconds must cover it; past a few minutes a rollout stalls.
   private static final Duration MAX_DRAIN_TIMEOUT = Duration.ofMinutes(10);
   // Durable answers written later than this leave too long a time in which a Redis loss runs a request again.
@@ -300,10 +302,16 @@ public final class ConfigLoader {
     if (route.async().isPresent() && (idempotency.enabled() || route.lock().isPresent())) {
       throw s.invalid("async", "cannot be combined with idempotency or lock on one route yet; split the route");
     }
-    if (route.prefix().equals(MONITORS) || route.prefix().startsWith(MONITORS + "/")) {
+    if (servedByUnbroken(route.prefix())) {
       throw s.invalid("prefix", "'" + route.prefix() + "' is where Unbroken serves its status monitors");
     }
     return route;
+  }
+
+  /** True for the paths of the status monitors Unbroken serves itself on the client listener. */
+  static boolean servedByUnbroken(String path) {
+    return List.of(MONITORS, SAGA_MONITORS).stream()
+        .anyMatch(reserved -> path.equals(reserved) || path.startsWith(reserved + "/"));
   }
 
   /** How long the upstream may send nothing: more than 0, and less than the route's timeout (else it never fires). */

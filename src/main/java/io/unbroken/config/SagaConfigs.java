@@ -53,7 +53,7 @@ final class SagaConfigs {
     if (!path.startsWith("/") || path.contains("?") || path.contains("#")) {
       throw s.invalid("path", "'" + path + "' must start with / and hold no query or fragment");
     }
-    if (path.equals(ConfigLoader.MONITORS) || path.startsWith(ConfigLoader.MONITORS + "/")) {
+    if (ConfigLoader.servedByUnbroken(path)) {
       throw s.invalid("path", "'" + path + "' is where Unbroken serves its status monitors");
     }
     Duration timeout = positive(s, "timeout", Duration.ofSeconds(30));

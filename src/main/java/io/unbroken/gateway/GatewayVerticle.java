@@ -126,6 +126,11 @@ public final class GatewayVerticle extends VerticleBase {
       sagaExchange.run(request, saga.get(), requestId);
       return;
     }
+    Optional<String> followed = path == null ? Optional.empty() : SagaExchange.followedId(path);
+    if (followed.isPresent()) {
+      sagaExchange.follow(request, followed.get(), requestId);
+      return;
+    }
     RouteConfig route = path == null ? null : routeTable.match(path);
     if (route == null) {
       reject(request, null, Problem.of("no-route", "No route", 404,

@@ -1,8 +1,10 @@
 package io.unbroken.gateway;
 
+import io.unbroken.config.ConfigLoader;
 import io.unbroken.config.SagaConfig;
 import io.unbroken.gateway.GatewayMetrics.Outcome;
 import io.unbroken.saga.SagaClient;
+import io.unbroken.saga.SagaStatus;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.ReplyException;
 import io.vertx.core.eventbus.ReplyFailure;
@@ -11,12 +13,14 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.util.Optional;
 
 /**
  * A {@code POST} to a saga's path: the JSON body is the saga's input and the request id its id.
  * The client gets the saga's end if it comes within the saga's {@code timeout}: 200 completed,
- * 409 compensated, 502 in review; else 202 with where to follow it. Every answer names the saga
- * in {@code X-Saga-Id}.
+ * 409 compensated, 502 in review; else 202 with {@code Location: /unbroken/sagas/{id}} on this
+ * listener, where a {@code GET} answers 202 while the saga runs and then as the start would have.
+ * Every answer names the saga in {@code X-Saga-Id}.
  */
 final class SagaExchange {
 
@@ -35,7 +39,7 @@ final class SagaExchange {
     HttpServerResponse response = request.response();
     if (request.method() != HttpMethod.POST) {
       response.putHeader("Allow", "POST");
-      end(saga, Problem.of("method-not-allowed", "Method not allowed", 405,
+      end(saga.path(), Problem.of("method-not-allowed", "Method not allowed", 405,
           "A POST to " + saga.path() + " starts a " + saga.name() + " saga", requestId), response);
       return;
     }
@@ -60,17 +64,53 @@ final class SagaExchange {
                 String.valueOf(failure.getMessage()), requestId)))
         .onSuccess(answer -> {
           if (answer instanceof Problem problem) {
-            end(saga, problem, response);
+            end(saga.path(), problem, response);
           } else if (answer instanceof JsonObject ended) {
-            ended(saga, ended, requestId, response);
+            ended(saga.path(), ended, requestId, requestId, response);
           } else {
-            String location = "/admin/sagas/" + requestId;
-            response.setStatusCode(202).putHeader("Location", location).putHeader("Content-Type", "application/json")
-                .end(new JsonObject().put("sagaId", requestId).put("status", "running").put("follow", location)
-                    .encodePrettily());
-            metrics.request(saga.path(), 202, Outcome.SAGA);
+            running(saga.path(), requestId, response);
           }
         });
+  }
+
+  /** The path where a client follows a saga: a saga id, or empty when the path is not one. */
+  static Optional<String> followedId(String path) {
+    String prefix = ConfigLoader.SAGA_MONITORS + "/";
+    return path.startsWith(prefix) && path.length() > prefix.length() && path.indexOf('/', prefix.length()) < 0
+        ? Optional.of(path.substring(prefix.length())) : Optional.empty();
+  }
+
+  /** {@code GET /unbroken/sagas/{id}}: 202 while the saga runs, then its end as a start within its timeout answers it. */
+  void follow(HttpServerRequest request, String sagaId, String requestId) {
+    HttpServerResponse response = request.response();
+    String path = ConfigLoader.SAGA_MONITORS;
+    if (request.method() != HttpMethod.GET && request.method() != HttpMethod.HEAD) {
+      response.putHeader("Allow", "GET, HEAD");
+      end(path, Problem.of("method-not-allowed", "Method not allowed", 405, "A saga is followed with GET", requestId),
+          response);
+      return;
+    }
+    response.putHeader(SAGA_ID, sagaId);
+    sagas.find(sagaId)
+        .onSuccess(found -> {
+          if (found.isEmpty()) {
+            end(path, Problem.of("saga-not-found", "Saga not found", 404, "No saga " + sagaId, requestId), response);
+          } else if (SagaStatus.parse(found.get().getString("status")).map(SagaStatus::active).orElse(false)) {
+            running(path, sagaId, response);
+          } else {
+            ended(path, found.get(), sagaId, requestId, response);
+          }
+        })
+        .onFailure(failure -> end(path, Problem.of("sagas-unavailable", "Saga log unavailable", 503,
+            String.valueOf(failure.getMessage()), requestId), response));
+  }
+
+  private void running(String path, String sagaId, HttpServerResponse response) {
+    String location = ConfigLoader.SAGA_MONITORS + "/" + sagaId;
+    response.setStatusCode(202).putHeader("Location", location).putHeader("Retry-After", "1")
+        .putHeader("Content-Type", "application/json")
+        .end(new JsonObject().put("sagaId", sagaId).put("status", "running").put("follow", location).encodePrettily());
+    metrics.request(path, 202, Outcome.SAGA);
   }
 
   /** The saga goes on past the client's wait (null), or could not be started (a problem). */
@@ -82,12 +122,12 @@ final class SagaExchange {
         "The " + saga.name() + " saga could not be recorded, so it did not begin: " + failure.getMessage(), requestId);
   }
 
-  private void ended(SagaConfig saga, JsonObject ended, String requestId, HttpServerResponse response) {
+  private void ended(String path, JsonObject ended, String sagaId, String requestId, HttpServerResponse response) {
     String status = ended.getString("status");
     if ("completed".equals(status)) {
       response.setStatusCode(200).putHeader("Content-Type", "application/json")
-          .end(completed(ended, requestId).encodePrettily());
-      metrics.request(saga.path(), 200, Outcome.SAGA);
+          .end(completed(ended, sagaId).encodePrettily());
+      metrics.request(path, 200, Outcome.SAGA);
       return;
     }
     boolean compensated = "compensated".equals(status);
@@ -96,8 +136,8 @@ final class SagaExchange {
             + " failed (" + ended.getString("reason") + "); the steps before it were undone", requestId)
         : Problem.of("saga-needs-review", "Saga needs review", 502, ended.getString("reason")
             + "; the saga waits in the review queue", requestId))
-        .with("sagaId", requestId).with("sagaStatus", status).with("failedStep", ended.getString("failedStep"));
-    end(saga, problem, response);
+        .with("sagaId", sagaId).with("sagaStatus", status).with("failedStep", ended.getString("failedStep"));
+    end(path, problem, response);
   }
 
   /**
@@ -113,8 +153,8 @@ final class SagaExchange {
     return new JsonObject().put("sagaId", sagaId).put("status", "completed").put("steps", steps);
   }
 
-  private void end(SagaConfig saga, Problem problem, HttpServerResponse response) {
+  private void end(String path, Problem problem, HttpServerResponse response) {
     problem.send(response);
-    metrics.request(saga.path(), problem.status(), Outcome.SAGA);
+    metrics.request(path, problem.status(), Outcome.SAGA);
   }
 }

@@ -1,10 +1,12 @@
 package io.unbroken.saga;
 
 import io.unbroken.config.SagaConfig;
+import io.unbroken.events.EventStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.json.JsonObject;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -15,11 +17,26 @@ import java.util.stream.Collectors;
 public final class SagaClient {
 
   private final Vertx vertx;
+  private final EventStore events;
   private final Map<String, SagaConfig> byPath;
+  private final Map<String, SagaConfig> byName;
 
-  public SagaClient(Vertx vertx, List<SagaConfig> sagas) {
+  public SagaClient(Vertx vertx, EventStore events, List<SagaConfig> sagas) {
     this.vertx = vertx;
+    this.events = events;
     this.byPath = sagas.stream().collect(Collectors.toMap(SagaConfig::path, Function.identity()));
+    this.byName = sagas.stream().collect(Collectors.toMap(SagaConfig::name, Function.identity()));
+  }
+
+  /** The saga as its events leave it now (the shape {@link #start} ends with), if there is one. */
+  public Future<Optional<JsonObject>> find(String sagaId) {
+    return events.readStream(SagaEvents.streamOf(sagaId), 1, Instant.MAX).map(recorded -> {
+      if (recorded.isEmpty()) {
+        return Optional.empty();
+      }
+      SagaState state = SagaCoordinator.fold(sagaId, recorded);
+      return Optional.of(state.toJson(byName.get(state.name())));
+    });
   }
 
   /** The saga a request to this path starts, if one does. */

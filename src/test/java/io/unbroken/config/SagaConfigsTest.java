@@ -104,6 +104,8 @@ class SagaConfigsTest {
     String steps = "    steps: [ { name: a, action: { url: 'http://h/a' } } ]\n";
     assertThat(failure(ROUTE + "sagas:\n  - { name: 'a b', path: /x }\n").getMessage())
         .contains("sagas[0].name: 'a b' must be letters");
+    assertThat(failure(ROUTE + "sagas:\n  - name: a\n    path: /unbroken/sagas/a\n" + steps).getMessage())
+        .contains("sagas[0].path: '/unbroken/sagas/a' is where Unbroken serves its status monitors");
     assertThat(failure(ROUTE + "sagas:\n  - name: a\n    path: /x\n    steps: []\n").getMessage())
         .contains("sagas[0].steps: missing");
     assertThat(failure(ROUTE + "sagas:\n  - name: a\n    path: /x\n    steps: [ { name: a, action: { url: 'ftp://h/a' } } ]\n")

@@ -63,7 +63,8 @@ class SagaIT {
         routes:
           - { prefix: /ledgers, upstream: "http://127.0.0.1:%d" }
         """.formatted(FreePorts.next(), FreePorts.next(), redis.url(), redis.keyPrefix(), postgres.url(), ledgerPort)
-        + SagaYaml.orderSaga(ledgerPort, "10s", "500ms", "1s");
+        + SagaYaml.orderSaga(ledgerPort, "10s", "500ms", "1s")
+        + SagaYaml.saga("impatient", "/quick-orders", ledgerPort, "100ms", "500ms", "1s");
     Path file = Files.writeString(dir.resolve("unbroken.yaml"), yaml);
     UnbrokenConfig config = new ConfigLoader(name -> null).load(Optional.of(file), Map.of());
     node = Await.result(UnbrokenNode.start(config));
@@ -200,6 +201,27 @@ class SagaIT {
     assertThat(admin.get("/admin/sagas?status=lost").status()).isEqualTo(400);
     assertThat(admin.get("/admin/sagas/summary").json().getLong("completed")).isPositive();
     assertThat(Instant.parse(firstRecorded)).isBefore(Instant.now().plusSeconds(60));
+  }
+
+  @Test
+  void aSagaThatOutlivesItsClientsWaitIsFollowedOnTheClientListener() {
+    faults.breakActions(Ledgers.Fault.SILENT_AFTER, 1);
+    TestClient.Answer accepted = gateway.call(HttpMethod.POST, "/quick-orders", MultiMap.caseInsensitiveMultiMap(),
+        new JsonObject().put("amount", 5).toBuffer());
+
+    assertThat(accepted.status()).isEqualTo(202);
+    String id = accepted.headers().get("X-Saga-Id");
+    String location = accepted.headers().get("Location");
+    assertThat(location).isEqualTo("/unbroken/sagas/" + id);
+    assertThat(gateway.get(location).status()).as("still waiting for its first answer").isEqualTo(202);
+    Await.until("the saga ended", Duration.ofSeconds(10), () -> gateway.get(location).status() != 202);
+    TestClient.Answer ended = gateway.get(location);
+    assertThat(ended.status()).isEqualTo(200);
+    assertThat(ended.json().getString("status")).isEqualTo("completed");
+    assertThat(ended.json().getJsonObject("steps").getJsonObject("ship").getString("ref")).isEqualTo(id);
+    assertThat(entry("inventory", id)).isEqualTo("1 applied, 0 reversed");
+    assertThat(gateway.get("/unbroken/sagas/123").status()).isEqualTo(404);
+    assertThat(gateway.call(HttpMethod.DELETE, location).status()).isEqualTo(405);
   }
 
   @Test

@@ -8,17 +8,23 @@ public final class SagaYaml {
 
   private SagaYaml() {}
 
+  /** {@code sagas:} with the order saga at {@code /orders}. */
   public static String orderSaga(int ledgerPort, String timeout, String stepTimeout, String compensationDeadline) {
+    return "sagas:\n" + saga("order", "/orders", ledgerPort, timeout, stepTimeout, compensationDeadline);
+  }
+
+  /** One item of {@code sagas:}: the three ledger steps under this name and path. */
+  public static String saga(String name, String path, int ledgerPort, String timeout, String stepTimeout,
+      String compensationDeadline) {
     StringBuilder yaml = new StringBuilder("""
-        sagas:
-          - name: order
-            path: /orders
+          - name: %s
+            path: %s
             timeout: %s
             stepTimeout: %s
             compensationDeadline: %s
             retry: { attempts: 3, backoff: 20ms, maxBackoff: 200ms }
             steps:
-        """.formatted(timeout, stepTimeout, compensationDeadline));
+        """.formatted(name, path, timeout, stepTimeout, compensationDeadline));
     for (String[] step : new String[][] {{"reserve", "inventory"}, {"pay", "payments"}, {"ship", "shipping"}}) {
       String ledger = "http://127.0.0.1:" + ledgerPort + "/ledgers/" + step[1];
       yaml.append("""
