@@ -23,7 +23,7 @@ import java.util.Optional;
  */
 final class Ledger {
 
-  static final String PROBLEMS = "https://unbroken.dev/problems/";
+  static final String PROBLEMS = "urn:unbroken:problem:";
 
   /** An answer as it is sent, and as it is replayed to a retry with the same key. */
   record Answer(int status, String contentType, Buffer body) {

@@ -126,7 +126,7 @@ public final class GatewayVerticle extends VerticleBase {
       sagaExchange.run(request, saga.get(), requestId);
       return;
     }
-    Optional<String> followed = path == null ? Optional.empty() : SagaExchange.followedId(path);
+    Optional<SagaExchange.Followed> followed = path == null ? Optional.empty() : SagaExchange.followed(path);
     if (followed.isPresent()) {
       sagaExchange.follow(request, followed.get(), requestId);
       return;

@@ -47,7 +47,7 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
 
   private static final Logger log = LoggerFactory.getLogger(IdempotentExchange.class);
   static final String IDEMPOTENCY_KEY = "Idempotency-Key";
-  private static final String REPLAYED = "Idempotent-Replayed";
+  static final String REPLAYED = "Idempotent-Replayed";
   private static final long WAIT_POLL_MS = 250;
 
   /**

@@ -47,18 +47,23 @@ public final class SagaCoordinator extends VerticleBase {
   // Counting the review queue reads the whole status index: often enough for a gauge, no more.
   private static final long REVIEW_COUNT_EVERY_NANOS = 15_000_000_000L;
 
-  /** A saga this node runs, with the clients waiting for its end. */
+  /** A saga this node runs under fencing token {@code fence}, with the clients waiting for its end. */
   private static final class Run {
     final SagaConfig saga;
+    final long fence;
     SagaState state;
     final List<Message<JsonObject>> waiting = new ArrayList<>();
     boolean lost;
 
-    Run(SagaConfig saga, SagaState state) {
+    Run(SagaConfig saga, long fence, SagaState state) {
       this.saga = saga;
+      this.fence = fence;
       this.state = state;
     }
   }
+
+  /** One event of a transition: its type and data. */
+  private record Change(String type, JsonObject data) {}
 
   private final Map<String, SagaConfig> sagas;
   private final EventStore events;
@@ -90,7 +95,7 @@ public final class SagaCoordinator extends VerticleBase {
   @Override
   public Future<?> start() {
     calls = new StepCalls(vertx);
-    consumers.add(vertx.eventBus().<JsonObject>localConsumer(SagaAddresses.START, this::start));
+    consumers.add(vertx.eventBus().<JsonObject>localConsumer(SagaAddresses.START, this::begin));
     consumers.add(vertx.eventBus().localConsumer(SagaAddresses.LOOK_AROUND, message -> lookAround()));
     beat = vertx.setPeriodic(heartbeat.toMillis(), t -> lookAround());
     lookAround();
@@ -108,21 +113,50 @@ public final class SagaCoordinator extends VerticleBase {
         .eventually(calls::close);
   }
 
-  private void start(Message<JsonObject> message) {
+  private void begin(Message<JsonObject> message) {
     JsonObject body = message.body();
     SagaConfig saga = sagas.get(body.getString("saga"));
     SagaState state = new SagaState(body.getString("id"));
     JsonObject data = new JsonObject().put("name", saga.name()).put("input", body.getJsonObject("input"))
-        .put("node", node).put("fence", 1L).put("requestId", body.getString("requestId"));
-    Run run = new Run(saga, state);
+        .put("node", node).put("fence", 1L).put("requestId", body.getString("requestId"))
+        .put("followToken", body.getString("followToken"));
+    Run run = new Run(saga, 1, state);
+    run.waiting.add(message);
     transition(run, SagaEvents.STARTED, data, SagaEvents.created(node, lease), ExpectedVersion.NO_STREAM)
         .onSuccess(appended -> {
           metrics.started(saga.name());
-          run.waiting.add(message);
           runs.put(state.id(), run);
           advance(run);
         })
-        .onFailure(failure -> message.fail(503, "the saga could not be recorded: " + failure.getMessage()));
+        .onFailure(failure -> {
+          if (failure instanceof WrongExpectedVersion) {
+            message.fail(SagaClient.ALREADY_STARTED, "saga " + state.id() + " exists");
+          } else {
+            beginInDoubt(run, failure);
+          }
+        });
+  }
+
+  /**
+   * The start's append failed without saying whether it was written (a timeout may commit later):
+   * the log decides. Recorded, the saga is this node's to run; not, it never began.
+   */
+  private void beginInDoubt(Run run, Throwable failure) {
+    String sagaId = run.state.id();
+    events.readStream(SagaEvents.streamOf(sagaId), 1, Instant.MAX)
+        .onSuccess(recorded -> {
+          if (recorded.isEmpty()) {
+            run.waiting.forEach(message -> message.fail(503, "the saga was not recorded: " + failure.getMessage()));
+            return;
+          }
+          metrics.started(run.saga.name());
+          run.state = fold(sagaId, recorded);
+          runs.put(sagaId, run);
+          advance(run);
+        })
+        // Still unknown: its lease runs out if it was written, and a node then runs it.
+        .onFailure(again -> run.waiting.forEach(message -> message.fail(503,
+            "whether the saga was recorded is not known yet: " + again.getMessage())));
   }
 
   /** Extends this node's leases, lets go of sagas it no longer owns, and takes orphans. */
@@ -133,10 +167,8 @@ public final class SagaCoordinator extends VerticleBase {
     lookingAround = true;
     long now = System.nanoTime();
     store.renew(node, Set.copyOf(runs.keySet()), lease)
-        .onSuccess(lost -> lost.stream().map(runs::remove).filter(run -> run != null).forEach(run -> {
-          run.lost = true;
-          log.warn("Saga {} is no longer this node's (its lease ended); its new owner goes on", run.state.id());
-        }))
+        .onSuccess(lost -> lost.stream().map(runs::get).filter(run -> run != null)
+            .forEach(run -> lose(run, "its lease ended and another node owns it")))
         .compose(v -> runs.size() >= CAPACITY ? Future.succeededFuture(List.<SagaStore.Owned>of())
             : store.takeOver(node, lease, Math.min(TAKE_OVER_BATCH, CAPACITY - runs.size())))
         .onSuccess(taken -> taken.forEach(this::resume))
@@ -159,26 +191,34 @@ public final class SagaCoordinator extends VerticleBase {
       stale.lost = true; // this node lost and took it back: the log, not memory, says where it stands
     }
     events.readStream(SagaEvents.streamOf(owned.sagaId()), 1, Instant.MAX)
-        .compose(recorded -> {
+        .onSuccess(recorded -> {
           SagaState state = fold(owned.sagaId(), recorded);
           SagaConfig saga = sagas.get(state.name());
           if (saga == null) {
             log.error("Saga {} is a '{}', which this node's configuration does not define; it is left to a node that does",
                 owned.sagaId(), state.name());
-            return Future.succeededFuture();
+            return;
           }
-          Run run = new Run(saga, state);
+          Run run = new Run(saga, owned.fence(), state);
+          if (stale != null) {
+            run.waiting.addAll(stale.waiting);
+          }
           runs.put(owned.sagaId(), run);
-          JsonObject data = new JsonObject().put("node", node).put("fence", owned.fence());
-          return transition(run, SagaEvents.RESUMED, data, Map.of(), ExpectedVersion.exactly(state.version()))
-              .onSuccess(v -> {
-                log.info("Saga {} resumed on this node at {} under fencing token {}", owned.sagaId(),
-                    state.currentStep().isEmpty() ? "its start" : state.currentStep(), owned.fence());
-                advance(run);
-              })
-              .onFailure(failure -> stopped(run, failure));
+          announceOwnership(run);
         })
         .onFailure(failure -> log.warn("Saga {} not resumed: {}", owned.sagaId(), failure.getMessage()));
+  }
+
+  /** Appends {@code SagaResumed} under this node's fencing token, which moves the stream past any earlier owner. */
+  private void announceOwnership(Run run) {
+    JsonObject data = new JsonObject().put("node", node).put("fence", run.fence);
+    transition(run, SagaEvents.RESUMED, data, Map.of(), next(run))
+        .onSuccess(v -> {
+          log.info("Saga {} resumed on this node at {} under fencing token {}", run.state.id(),
+              run.state.currentStep().isEmpty() ? "its start" : run.state.currentStep(), run.fence);
+          advance(run);
+        })
+        .onFailure(failure -> transitionFailed(run, failure));
   }
 
   static SagaState fold(String sagaId, List<RecordedEvent> recorded) {
@@ -206,7 +246,7 @@ public final class SagaCoordinator extends VerticleBase {
       finish(run);
       return;
     }
-    moved.onSuccess(v -> advance(run)).onFailure(failure -> stopped(run, failure));
+    moved.onSuccess(v -> advance(run)).onFailure(failure -> transitionFailed(run, failure));
   }
 
   private Future<Void> callStep(Run run, SagaState.Call call) {
@@ -245,17 +285,17 @@ public final class SagaCoordinator extends VerticleBase {
         : store.compensationOverdue(run.state.id(), run.saga.compensationDeadline());
     return giveUp.compose(last -> {
       data.put("final", last).put("reason", attempt.reason());
-      Future<Void> failed = transition(run, SagaEvents.COMPENSATION_FAILED, data, Map.of(), next(run));
+      Change failed = new Change(SagaEvents.COMPENSATION_FAILED, data);
       if (!last) {
-        return failed;
+        return transition(run, List.of(failed), Map.of(), next(run));
       }
       String why = attempt.verdict() == StepCalls.Verdict.FAILED
           ? "compensation of " + step.name() + " refused (" + attempt.reason() + ")"
           : "compensation of " + step.name() + " still failing after compensationDeadline "
               + run.saga.compensationDeadline().toSeconds() + "s (" + attempt.reason() + ")";
-      return failed.compose(v -> transition(run, SagaEvents.NEEDS_REVIEW,
-          new JsonObject().put("step", step.name()).put("reason", why).put("answer", attempt.answer()), Map.of(),
-          next(run)));
+      // One append: a crash between the two would make the next owner call the refused compensation again.
+      return transition(run, List.of(failed, new Change(SagaEvents.NEEDS_REVIEW, new JsonObject()
+          .put("step", step.name()).put("reason", why).put("answer", attempt.answer()))), Map.of(), next(run));
     });
   }
 
@@ -273,24 +313,32 @@ public final class SagaCoordinator extends VerticleBase {
     return ExpectedVersion.exactly(run.state.version());
   }
 
-  /**
-   * Appends one event of the saga with its row, at the version expected. The state folds the event
-   * first, since the row shows the saga as the event leaves it; a failed append is undone by
-   * reading the log back ({@link #stopped}).
-   */
   private Future<Void> transition(Run run, String type, JsonObject data, Map<String, Object> columns,
+      ExpectedVersion expected) {
+    return transition(run, List.of(new Change(type, data)), columns, expected);
+  }
+
+  /**
+   * Appends events of the saga with its row, at the version expected. The state folds the events
+   * first, since the row shows the saga as they leave it; a failed append is undone by reading the
+   * log back ({@link #transitionFailed}).
+   */
+  private Future<Void> transition(Run run, List<Change> changes, Map<String, Object> columns,
       ExpectedVersion expected) {
     if (run.lost) {
       return Future.failedFuture(new Lost()); // an answer that came after this node let the saga go
     }
-    SagaState state = run.state.apply(type, data, clock.instant());
+    List<NewEvent> appended = new ArrayList<>();
+    for (Change change : changes) {
+      run.state.apply(change.type(), change.data(), clock.instant());
+      appended.add(new NewEvent(change.type(), change.data(), new JsonObject().put("sagaId", run.state.id())
+          .put("node", node).put("fence", run.fence)));
+    }
     // A transition that is accepted is its owner's: it extends the lease in the same statement.
     Map<String, Object> row = new HashMap<>(Map.of("lease_until", new SideRow.StoreTime(lease)));
     row.putAll(columns);
-    NewEvent event = new NewEvent(type, data, new JsonObject().put("sagaId", state.id()).put("node", node)
-        .put("fence", state.fence()));
-    return events.append(new StreamAppend(SagaEvents.streamOf(state.id()), expected, List.of(event),
-        List.of(SagaEvents.row(state, row)))).mapEmpty();
+    return events.append(new StreamAppend(SagaEvents.streamOf(run.state.id()), expected, appended,
+        List.of(SagaEvents.row(run.state, row)))).mapEmpty();
   }
 
   private void finish(Run run) {
@@ -305,31 +353,46 @@ public final class SagaCoordinator extends VerticleBase {
   }
 
   /**
-   * A transition failed. Another node's append in between means it owns the saga now: this node
-   * stops. Any other failure (the store unreachable) leaves this node the owner: it reads the saga
-   * back after a pause and goes on from what was recorded.
+   * A transition failed: the store was unreachable, or the stream had moved. The log decides which
+   * (read at once after a move, after a pause otherwise). A higher fencing token in it means another
+   * node resumed the saga: this node stops. A lower one means this node's {@code SagaResumed} did not
+   * land: it announces itself again. Its own token means the stream moved by this node's own earlier
+   * append (one that timed out, then committed): it goes on from what was recorded.
    */
-  private void stopped(Run run, Throwable failure) {
+  private void transitionFailed(Run run, Throwable failure) {
     if (failure instanceof Lost || run.lost) {
       return;
     }
-    if (failure instanceof WrongExpectedVersion) {
-      run.lost = true;
-      runs.remove(run.state.id());
-      log.warn("Saga {} moved on elsewhere (stream at version {}); this node stops running it", run.state.id(),
-          ((WrongExpectedVersion) failure).actualVersion());
-      return;
-    }
-    log.warn("Saga {} paused: {}; read back in {}ms", run.state.id(), failure.getMessage(), STORE_RETRY_MS);
-    vertx.setTimer(STORE_RETRY_MS, t -> events.readStream(SagaEvents.streamOf(run.state.id()), 1, Instant.MAX)
-        .onSuccess(recorded -> {
-          run.state = fold(run.state.id(), recorded);
-          advance(run);
-        })
-        .onFailure(again -> stopped(run, again)));
+    long pause = failure instanceof WrongExpectedVersion ? 1 : STORE_RETRY_MS;
+    log.warn("Saga {} paused: {}; read back in {}ms", run.state.id(), failure.getMessage(), pause);
+    vertx.setTimer(pause, t -> events.readStream(SagaEvents.streamOf(run.state.id()), 1, Instant.MAX)
+        .onSuccess(recorded -> readBack(run, fold(run.state.id(), recorded)))
+        .onFailure(again -> transitionFailed(run, again)));
   }
 
-  /** The saga was lost while this node waited to retry it. */
+  private void readBack(Run run, SagaState recorded) {
+    if (run.lost) {
+      return;
+    }
+    if (recorded.fence() > run.fence) {
+      lose(run, "it was resumed under fencing token " + recorded.fence());
+      return;
+    }
+    run.state = recorded;
+    if (recorded.fence() < run.fence) {
+      announceOwnership(run);
+    } else {
+      advance(run);
+    }
+  }
+
+  private void lose(Run run, String why) {
+    run.lost = true;
+    runs.remove(run.state.id(), run);
+    log.warn("Saga {} is no longer this node's ({}); its owner goes on", run.state.id(), why);
+  }
+
+  /** The saga is no longer this node's: what it was about to do is not done. */
   private static final class Lost extends RuntimeException {
     Lost() {
       super("lost", null, false, false);

@@ -28,7 +28,7 @@ public final class SagaMetrics {
         .register(registry).increment();
   }
 
-  /** A saga reached {@code outcome} (completed, compensated, review, resolved) after {@code took}. */
+  /** A saga reached {@code outcome} (completed, compensated or review) after {@code took}. */
   void ended(String saga, SagaStatus outcome, Duration took) {
     Counter.builder("unbroken.sagas.ended").tag("saga", saga).tag("outcome", outcome.label())
         .description("Sagas that reached an end or the review queue on this node").register(registry).increment();
@@ -40,7 +40,7 @@ public final class SagaMetrics {
   /** One step call: {@code kind} action or compensate, {@code verdict} succeeded, try-again or failed. */
   void call(String saga, boolean compensation, StepCalls.Verdict verdict) {
     Counter.builder("unbroken.saga.step.calls").tag("saga", saga).tag("kind", compensation ? "compensate" : "action")
-        .tag("verdict", verdict.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'))
+        .tag("verdict", SagaState.label(verdict))
         .description("Saga step calls by kind and verdict").register(registry).increment();
   }
 

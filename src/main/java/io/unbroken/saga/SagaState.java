@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -26,6 +27,7 @@ public final class SagaState {
     private boolean actionInDoubt;
     private StepResponse response;
     private int compensationAttempts;
+    private int compensationGeneration;
     private Progress compensation = Progress.NOT_STARTED;
     private JsonObject lastAnswer = new JsonObject();
 
@@ -38,9 +40,12 @@ public final class SagaState {
           .put("lastAnswer", lastAnswer);
     }
 
-    private static String label(Progress progress) {
-      return progress.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
-    }
+
+  }
+
+  /** How a constant reads in JSON and metric tags: {@code FAILED_FOR_NOW} is {@code failed-for-now}. */
+  static String label(Enum<?> constant) {
+    return constant.name().toLowerCase(Locale.ROOT).replace('_', '-');
   }
 
   /** What the owner does next. */
@@ -62,6 +67,7 @@ public final class SagaState {
   private final Map<String, Step> steps = new LinkedHashMap<>();
   private String name = "";
   private JsonObject input = new JsonObject();
+  private String followToken;
   private SagaStatus status = SagaStatus.RUNNING;
   private int version;
   private long fence;
@@ -87,6 +93,7 @@ public final class SagaState {
       case SagaEvents.STARTED -> {
         name = data.getString("name");
         input = data.getJsonObject("input", new JsonObject());
+        followToken = data.getString("followToken");
         fence = data.getLong("fence", 1L);
       }
       case SagaEvents.RESUMED -> fence = data.getLong("fence");
@@ -102,7 +109,8 @@ public final class SagaState {
       case SagaEvents.STEP_FAILED -> {
         boolean last = data.getBoolean("final");
         step.action = last ? Progress.FAILED : Progress.FAILED_FOR_NOW;
-        step.actionInDoubt = data.getBoolean("inDoubt", false);
+        // An attempt that may have acted leaves the step in doubt whatever later attempts answer.
+        step.actionInDoubt |= data.getBoolean("inDoubt", false);
         failure(step, data);
         if (last) {
           status = SagaStatus.COMPENSATING;
@@ -132,7 +140,9 @@ public final class SagaState {
       case SagaEvents.RETRIED -> {
         status = SagaStatus.COMPENSATING;
         if (step != null && step.compensation == Progress.FAILED) {
+          // Refused, not failing for now: the same key would only replay the refusal.
           step.compensation = Progress.FAILED_FOR_NOW;
+          step.compensationGeneration++;
         }
       }
       case SagaEvents.RESOLVED -> status = SagaStatus.RESOLVED;
@@ -195,7 +205,8 @@ public final class SagaState {
     return new JsonObject().put("id", id).put("name", name).put("status", status.label()).put("input", input)
         .put("currentStep", currentStep).put("failedStep", failedStep).put("reason", reason)
         .put("lastAnswer", lastAnswer).put("fence", fence).put("version", version)
-        .put("startedAt", startedAt == null ? null : startedAt.toString()).put("steps", shown);
+        .put("startedAt", startedAt == null ? null : startedAt.toString()).put("followToken", followToken)
+        .put("steps", shown);
   }
 
   public String id() {
@@ -242,8 +253,8 @@ public final class SagaState {
     return startedAt;
   }
 
-  /** The step's answer when it succeeded. */
-  public Optional<StepResponse> response(String step) {
-    return Optional.ofNullable(steps.get(step)).map(s -> s.response);
+  /** How often an operator had a refused compensation of this step sent again (0: never). */
+  int generation(String step) {
+    return Optional.ofNullable(steps.get(step)).map(s -> s.compensationGeneration).orElse(0);
   }
 }

@@ -1,5 +1,6 @@
 package io.unbroken.saga;
 
+import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -39,8 +40,14 @@ public final class Template {
 
   private record Literal(String text) implements Part {}
 
+  /** {@code quoted}: the placeholder stands inside a JSON string literal of the template. */
   private record Reference(String source, Optional<String> step, String what, JsonPointer pointer,
-      Optional<String> fallback) implements Part {}
+      Optional<String> fallback, boolean quoted) implements Part {
+
+    Reference quoted(boolean inString) {
+      return new Reference(source, step, what, pointer, fallback, inString);
+    }
+  }
 
   private final String text;
   private final List<Part> parts;
@@ -58,11 +65,14 @@ public final class Template {
     List<Part> parts = new ArrayList<>();
     Matcher m = PLACEHOLDER.matcher(text);
     int at = 0;
+    boolean quoted = false;
     while (m.find()) {
       if (m.start() > at) {
-        parts.add(new Literal(text.substring(at, m.start())));
+        String literal = text.substring(at, m.start());
+        parts.add(new Literal(literal));
+        quoted = quotedAfter(literal, quoted);
       }
-      parts.add(reference(m.group(1), readable));
+      parts.add(reference(m.group(1), readable).quoted(quoted));
       at = m.end();
     }
     if (text.indexOf("${", at) >= 0) {
@@ -74,15 +84,30 @@ public final class Template {
     return new Template(text, parts);
   }
 
+  /** Whether a JSON text that was {@code quoted} before {@code literal} is inside a string after it. */
+  private static boolean quotedAfter(String literal, boolean quoted) {
+    boolean escaped = false;
+    for (char c : literal.toCharArray()) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\' && quoted) {
+        escaped = true;
+      } else if (c == '"') {
+        quoted = !quoted;
+      }
+    }
+    return quoted;
+  }
+
   private static Reference reference(String placeholder, Set<String> readable) {
     int dash = placeholder.indexOf(":-");
     Optional<String> fallback = dash < 0 ? Optional.empty() : Optional.of(placeholder.substring(dash + 2));
     String source = (dash < 0 ? placeholder : placeholder.substring(0, dash)).trim();
     if (source.equals("saga.id")) {
-      return new Reference(source, Optional.empty(), "id", null, fallback);
+      return new Reference(source, Optional.empty(), "id", null, fallback, false);
     }
     if (source.equals("input") || source.startsWith("input.") || source.startsWith("input/")) {
-      return new Reference(source, Optional.empty(), "input", pointer(source.substring(5), placeholder), fallback);
+      return new Reference(source, Optional.empty(), "input", pointer(source.substring(5), placeholder), fallback, false);
     }
     Matcher step = STEP_REFERENCE.matcher(source);
     if (!step.matches()) {
@@ -96,12 +121,12 @@ public final class Template {
     }
     if (step.group(3) != null) {
       return new Reference(source, Optional.of(name), "header",
-          JsonPointer.create().append(step.group(3).toLowerCase(Locale.ROOT)), fallback);
+          JsonPointer.create().append(step.group(3).toLowerCase(Locale.ROOT)), fallback, false);
     }
     if (step.group(4) != null) {
-      return new Reference(source, Optional.of(name), "body", pointer(step.group(4), placeholder), fallback);
+      return new Reference(source, Optional.of(name), "body", pointer(step.group(4), placeholder), fallback, false);
     }
-    return new Reference(source, Optional.of(name), "status", null, fallback);
+    return new Reference(source, Optional.of(name), "status", null, fallback, false);
   }
 
   /** {@code ""}, {@code /a/b}, {@code ./a/b} or {@code .a.b} after the source's name. */
@@ -151,28 +176,40 @@ public final class Template {
     if (value != null) {
       return value;
     }
-    return reference.fallback().map(Object.class::cast)
+    return reference.fallback().map(Template::literal)
         .orElseThrow(() -> new MissingValue("${" + reference.source() + "} has no value in this saga"));
   }
 
+  /** A default as written: a JSON literal ({@code false}, {@code 0}, {@code null}) where it is one, else text. */
+  private static Object literal(String text) {
+    try {
+      Object value = Json.decodeValue(text);
+      return value == null ? text : value;
+    } catch (DecodeException e) {
+      return text;
+    }
+  }
+
   private static String escape(Target target, Object value, Reference reference) {
-    String plain = value instanceof JsonObject || value instanceof JsonArray ? encode(value) : String.valueOf(value);
+    String plain = value instanceof String string ? string : Json.encode(value);
     return switch (target) {
-      case URL -> URLEncoder.encode(plain, StandardCharsets.UTF_8).replace("+", "%20");
+      case URL -> {
+        if (plain.equals(".") || plain.equals("..")) {
+          // A dot segment would take the call to another resource once the service normalizes its path.
+          throw new MissingValue("${" + reference.source() + "} is '" + plain + "', which cannot go into a URL");
+        }
+        yield URLEncoder.encode(plain, StandardCharsets.UTF_8).replace("+", "%20");
+      }
       case HEADER -> {
         if (plain.chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
           throw new MissingValue("${" + reference.source() + "} holds a line break, which cannot go into a header");
         }
         yield plain;
       }
-      // A string goes in as the inside of a JSON string, so the template's quotes frame it and
-      // nothing in it can close them; numbers, booleans and structures go in as JSON.
-      case JSON_BODY -> value instanceof String string ? jsonStringContent(string) : encode(value);
+      // Inside the template's quotes any value goes in as string content, so nothing in it can
+      // close them; outside, as a JSON value of its own (a string with its quotes).
+      case JSON_BODY -> reference.quoted() ? jsonStringContent(plain) : Json.encode(value);
     };
-  }
-
-  private static String encode(Object value) {
-    return Json.encode(value);
   }
 
   private static String jsonStringContent(String string) {

@@ -98,7 +98,7 @@ class LedgersTest {
     assertThat(reversal.status()).isEqualTo(200);
     assertThat(reversal.json()).isEqualTo(new JsonObject().put("ref", "order-1").put("reversed", false));
     assertThat(late.status()).isEqualTo(409);
-    assertThat(late.problem().getString("type")).isEqualTo("https://unbroken.dev/problems/ledger-reversed-before-applied");
+    assertThat(late.problem().getString("type")).isEqualTo("urn:unbroken:problem:ledger-reversed-before-applied");
     assertThat(late.problem().getString("ref")).isEqualTo("order-1");
     assertThat(lateAgain.status()).isEqualTo(409);
     assertThat(lateAgain.body()).isEqualTo(late.body());
@@ -130,7 +130,7 @@ class LedgersTest {
 
     assertThat(refused.status()).isEqualTo(422);
     JsonObject problem = refused.problem();
-    assertThat(problem.getString("type")).isEqualTo("https://unbroken.dev/problems/ledger-refused");
+    assertThat(problem.getString("type")).isEqualTo("urn:unbroken:problem:ledger-refused");
     assertThat(problem.getString("title")).isNotBlank();
     assertThat(problem.getInteger("status")).isEqualTo(422);
     assertThat(problem.getString("detail")).contains("order-1");
@@ -158,9 +158,9 @@ class LedgersTest {
         new JsonObject().put("ref", "order-1").toBuffer());
 
     assertThat(noKey.status()).isEqualTo(400);
-    assertThat(noKey.problem().getString("type")).endsWith("/idempotency-key-required");
+    assertThat(noKey.problem().getString("type")).endsWith(":idempotency-key-required");
     assertThat(noAmount.status()).isEqualTo(400);
-    assertThat(noAmount.problem().getString("type")).endsWith("/bad-request");
+    assertThat(noAmount.problem().getString("type")).endsWith(":bad-request");
     assertThat(notJson.status()).isEqualTo(400);
     assertThat(reversalNoKey.status()).isEqualTo(400);
     assertThat(client.get("/ledgers/inventory/entries/order-1").status()).isEqualTo(404);
@@ -178,7 +178,7 @@ class LedgersTest {
     Answer lost = act("inventory", "k2", entry("after", 1));
     Answer retry = act("inventory", "k2", entry("after", 1));
     assertThat(lost.status()).isEqualTo(503);
-    assertThat(lost.problem().getString("type")).endsWith("/ledger-unavailable");
+    assertThat(lost.problem().getString("type")).endsWith(":ledger-unavailable");
     assertThat(retry.status()).isEqualTo(201);
     assertThat(entryOf("inventory", "after")).isEqualTo(counts(1, 0));
   }

@@ -212,7 +212,7 @@ class SagaIT {
     assertThat(accepted.status()).isEqualTo(202);
     String id = accepted.headers().get("X-Saga-Id");
     String location = accepted.headers().get("Location");
-    assertThat(location).isEqualTo("/unbroken/sagas/" + id);
+    assertThat(location).startsWith("/unbroken/sagas/" + id + "/").hasSizeGreaterThan(("/unbroken/sagas/" + id + "/").length() + 30);
     assertThat(gateway.get(location).status()).as("still waiting for its first answer").isEqualTo(202);
     Await.until("the saga ended", Duration.ofSeconds(10), () -> gateway.get(location).status() != 202);
     TestClient.Answer ended = gateway.get(location);
@@ -220,8 +220,36 @@ class SagaIT {
     assertThat(ended.json().getString("status")).isEqualTo("completed");
     assertThat(ended.json().getJsonObject("steps").getJsonObject("ship").getString("ref")).isEqualTo(id);
     assertThat(entry("inventory", id)).isEqualTo("1 applied, 0 reversed");
-    assertThat(gateway.get("/unbroken/sagas/123").status()).isEqualTo(404);
+    assertThat(gateway.get("/unbroken/sagas/" + id + "/" + "0".repeat(32)).status()).as("a guessed token").isEqualTo(404);
+    assertThat(gateway.get("/unbroken/sagas/123/" + location.substring(location.lastIndexOf('/') + 1)).status())
+        .as("another saga's token").isEqualTo(404);
     assertThat(gateway.call(HttpMethod.DELETE, location).status()).isEqualTo(405);
+  }
+
+  @Test
+  void aStartRetriedUnderItsIdempotencyKeyFindsTheFirstSagaInsteadOfRunningASecond() {
+    String key = "order-" + System.nanoTime();
+    TestClient.Answer first = order(key, new JsonObject().put("amount", 5));
+    TestClient.Answer retry = order(key, new JsonObject().put("amount", 5));
+
+    assertThat(first.status()).isEqualTo(200);
+    assertThat(retry.status()).isEqualTo(200);
+    String id = first.headers().get("X-Saga-Id");
+    assertThat(retry.headers().get("X-Saga-Id")).isEqualTo(id);
+    assertThat(retry.headers().get("Idempotent-Replayed")).isEqualTo("true");
+    assertThat(retry.json()).isEqualTo(first.json());
+    assertThat(entry("payments", id)).as("charged once").isEqualTo("1 applied, 0 reversed");
+    assertThat(types(id).stream().filter("SagaStarted"::equals)).hasSize(1);
+    assertThat(order(key, new JsonObject().put("amount", 6)).status()).as("another input").isEqualTo(422);
+    assertThat(order("k".repeat(256), new JsonObject().put("amount", 5)).status()).as("too long a key").isEqualTo(400);
+
+    faults.breakActions(Ledgers.Fault.SILENT_AFTER, 1);
+    String slowKey = "slow-" + System.nanoTime();
+    TestClient.Answer accepted = order("/quick-orders", slowKey, new JsonObject().put("amount", 5));
+    TestClient.Answer retriedWhileRunning = order("/quick-orders", slowKey, new JsonObject().put("amount", 5));
+    assertThat(accepted.status()).isEqualTo(202);
+    assertThat(retriedWhileRunning.status()).isEqualTo(202);
+    assertThat(retriedWhileRunning.headers().get("Location")).isEqualTo(accepted.headers().get("Location"));
   }
 
   @Test
@@ -245,6 +273,15 @@ class SagaIT {
 
   private static TestClient.Answer order(JsonObject input) {
     return gateway.call(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
+  }
+
+  private static TestClient.Answer order(String key, JsonObject input) {
+    return order("/orders", key, input);
+  }
+
+  private static TestClient.Answer order(String path, String key, JsonObject input) {
+    return gateway.call(HttpMethod.POST, path, MultiMap.caseInsensitiveMultiMap().add("Idempotency-Key", key),
+        input.toBuffer());
   }
 
   private static TestClient.Answer act(String id, String action, String member, String why) {

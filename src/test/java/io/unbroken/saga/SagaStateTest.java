@@ -51,6 +51,17 @@ class SagaStateTest {
   }
 
   @Test
+  void anAttemptThatMayHaveActedKeepsTheStepInDoubtWhateverLaterAttemptsAnswer() {
+    succeed("reserve");
+    apply(SagaEvents.STEP_STARTED, SagaEvents.data("pay", 1));
+    apply(SagaEvents.STEP_FAILED, SagaEvents.data("pay", 1).put("final", false).put("inDoubt", true));
+    apply(SagaEvents.STEP_STARTED, SagaEvents.data("pay", 2));
+    apply(SagaEvents.STEP_FAILED, SagaEvents.data("pay", 2).put("final", true).put("inDoubt", false));
+
+    assertThat(state.next(SAGA)).as("pay may have acted on its first attempt").isEqualTo(new SagaState.Call(1, true, 1, false));
+  }
+
+  @Test
   void aStepRefusedWithA4xxIsNotCompensated() {
     succeed("reserve");
     apply(SagaEvents.STEP_STARTED, SagaEvents.data("pay", 1));
@@ -71,6 +82,9 @@ class SagaStateTest {
 
     apply(SagaEvents.RETRIED, new JsonObject().put("step", "reserve").put("by", "ann").put("why", "fixed"));
     assertThat(state.next(SAGA)).isEqualTo(new SagaState.Call(0, true, 2, true));
+    assertThat(StepCalls.keyOf("1", "reserve", true, state.generation("reserve")))
+        .as("refused under its old key: a new one, or the service replays the refusal").isEqualTo("1:reserve:compensate:1");
+    assertThat(StepCalls.keyOf("1", "pay", false, 0)).isEqualTo("1:pay:action");
     apply(SagaEvents.NEEDS_REVIEW, new JsonObject().put("step", "reserve").put("reason", "again"));
     apply(SagaEvents.COMPENSATION_SKIPPED, new JsonObject().put("step", "reserve").put("by", "ann").put("why", "by hand"));
     assertThat(state.next(SAGA)).isEqualTo(new SagaState.Compensated());

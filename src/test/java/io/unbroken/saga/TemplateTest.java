@@ -39,6 +39,29 @@ class TemplateTest {
   }
 
   @Test
+  void nothingAnInputHoldsCanChangeTheShapeOfABody() {
+    JsonObject hostile = new JsonObject().put("ref", new JsonArray().add("\",").add(":"))
+        .put("flag", "true}, \"admin\": true, \"x\": {").put("n", 5);
+    Template body = Template.parse("{\"ref\": \"${input./ref}\", \"flag\": ${input./flag}, \"fail\": ${input./none:-false},"
+        + " \"n\": ${input./n}}", Set.of());
+
+    JsonObject rendered = new JsonObject(body.render(Template.Target.JSON_BODY, "1", hostile, ANSWERS));
+
+    assertThat(rendered.fieldNames()).containsExactlyInAnyOrder("ref", "flag", "fail", "n");
+    assertThat(rendered.getString("ref")).as("a structure in a quoted slot is text").isEqualTo("[\"\\\",\",\":\"]");
+    assertThat(rendered.getString("flag")).as("a string in a bare slot is a JSON string").startsWith("true}");
+    assertThat(rendered.getBoolean("fail")).as("a default is a JSON literal").isFalse();
+    assertThat(rendered.getInteger("n")).isEqualTo(5);
+  }
+
+  @Test
+  void aDotSegmentCannotReachAUrl() {
+    assertThatThrownBy(() -> Template.parse("http://h/accounts/${input./id}/refund", Set.of())
+        .render(Template.Target.URL, "1", new JsonObject().put("id", ".."), ANSWERS))
+        .isInstanceOf(Template.MissingValue.class).hasMessageContaining("cannot go into a URL");
+  }
+
+  @Test
   void aValueInAUrlIsPercentEncoded() {
     Template url = Template.parse("http://h/orders/${input./customer/name}", Set.of());
 
