@@ -64,6 +64,16 @@ class UnbrokenCommandIT {
   }
 
   @Test
+  void anAdminOthersCanReachWithoutATokenExitsTwoWithOneLine() {
+    Exited exited = run("--set", "admin.host=0.0.0.0");
+
+    assertThat(exited.code()).isEqualTo(2);
+    assertThat(exited.stderr()).containsExactly("unbroken: bad configuration: command line: admin.host: '0.0.0.0' lets"
+        + " other machines reach the admin API, which has no token: set admin.token (or UNBROKEN_ADMIN_TOKEN), or"
+        + " admin.insecure: true to serve it open on purpose");
+  }
+
+  @Test
   void anUnknownKeyExitsTwoWithOneLineNamingFileLineAndKey() {
     Path config = write("""
         # a gateway in front of the payments service

@@ -1,5 +1,6 @@
 package io.unbroken.config;
 
+import com.google.common.net.InetAddresses;
 import io.unbroken.config.IdempotencyPolicy.Inflight;
 import io.unbroken.config.IdempotencyPolicy.Mode;
 import io.unbroken.config.IdempotencyPolicy.Unknown;
@@ -28,7 +29,7 @@ public final class ConfigLoader {
   /** Keys that environment variables and {@code --set} may override (the routes come from the file). */
   public static final List<String> OVERRIDABLE = List.of(
       "server.host", "server.port", "server.instances", "server.drainTimeout",
-      "admin.host", "admin.port", "admin.token",
+      "admin.host", "admin.port", "admin.token", "admin.insecure",
       "redis.url", "redis.keyPrefix",
       "postgres.url", "postgres.poolSize",
       "node.datacenter", "node.maxClockBackward", "node.workerLease", "node.heartbeat", "node.maxClockOffset",
@@ -125,13 +126,25 @@ public final class ConfigLoader {
 
   private UnbrokenConfig.Admin admin(Section root, UnbrokenConfig.Listener server) {
     Section s = root.section("admin").orElseGet(() -> emptySection("admin"));
-    var admin = new UnbrokenConfig.Admin(s.string("host", "0.0.0.0"), s.port("port", 9090), s.optionalString("token"));
+    var admin = new UnbrokenConfig.Admin(s.string("host", "127.0.0.1"), s.port("port", 9090), s.optionalString("token"));
+    boolean insecure = s.bool("insecure", false);
     s.rejectUnknownKeys();
+    if (!loopback(admin.host()) && admin.token().isEmpty() && !insecure) {
+      // Request timelines, cancels, review actions and metrics: not for anyone who can reach the port.
+      throw s.invalid("host", "'" + admin.host() + "' lets other machines reach the admin API, which has no token:"
+          + " set admin.token (or UNBROKEN_ADMIN_TOKEN), or admin.insecure: true to serve it open on purpose");
+    }
     if (server.port() != 0 && server.port() == admin.port()) {
       throw s.invalid("port",
           "is " + admin.port() + ", the same as server.port; the two listeners need different ports");
     }
     return admin;
+  }
+
+  /** A literal loopback address or {@code localhost}; a name that might resolve elsewhere is not. */
+  private static boolean loopback(String host) {
+    return host.equalsIgnoreCase("localhost")
+        || InetAddresses.isInetAddress(host) && InetAddresses.forString(host).isLoopbackAddress();
   }
 
   private UnbrokenConfig.Redis redis(Section s) {

@@ -106,7 +106,7 @@ class ConfigLoaderTest {
 
     @Test
     void anUnsetVariableAsTheWholeValueCountsAsAbsent() {
-      UnbrokenConfig config = load(DESIGN_EXAMPLE);
+      UnbrokenConfig config = load(DESIGN_EXAMPLE.replace("admin:    { host: 0.0.0.0", "admin:    { host: 127.0.0.1"));
 
       assertThat(config.admin().token()).isEmpty();
     }
@@ -263,6 +263,33 @@ class ConfigLoaderTest {
   }
 
   /** Built-in defaults < file < UNBROKEN_* environment < command-line overrides. */
+  @Nested
+  class ClosedAdmin {
+
+    @Test
+    void theAdminListensOnLoopbackByDefault() {
+      assertThat(load(ONE_ROUTE).admin().host()).isEqualTo("127.0.0.1");
+      assertThat(new ConfigLoader(environment::get).load(Optional.empty(), Map.of()).admin().host())
+          .as("the embedded default").isEqualTo("127.0.0.1");
+    }
+
+    @Test
+    void aReachableAdminWithoutATokenRefusesToStartUnlessSaidOnPurpose() {
+      String file = fileName();
+
+      assertThat(failure("admin: { host: 0.0.0.0 }\n" + ONE_ROUTE)).hasMessage(file + ":1: admin.host: '0.0.0.0' lets other"
+          + " machines reach the admin API, which has no token: set admin.token (or UNBROKEN_ADMIN_TOKEN), or"
+          + " admin.insecure: true to serve it open on purpose");
+      assertThat(failure("admin: { host: 10.1.2.3 }\n" + ONE_ROUTE).getMessage()).contains("'10.1.2.3' lets other");
+      assertThat(failure("admin: { host: admin.example }\n" + ONE_ROUTE).getMessage()).as("a name may resolve anywhere")
+          .contains("lets other machines");
+      assertThat(load("admin: { host: 0.0.0.0, token: t0ken }\n" + ONE_ROUTE).admin().token()).contains("t0ken");
+      assertThat(load("admin: { host: 0.0.0.0, insecure: true }\n" + ONE_ROUTE).admin().host()).isEqualTo("0.0.0.0");
+      assertThat(load("admin: { host: '::1' }\n" + ONE_ROUTE).admin().host()).isEqualTo("::1");
+      assertThat(load("admin: { host: localhost }\n" + ONE_ROUTE).admin().host()).isEqualTo("localhost");
+    }
+  }
+
   @Nested
   class Precedence {
 
@@ -904,7 +931,8 @@ class ConfigLoaderTest {
       ConfigException e = failure(Optional.empty(), Map.of("routes", "/api"));
 
       assertThat(e).hasMessage("command line: routes: cannot be set from the command line (settable: server.host,"
-          + " server.port, server.instances, server.drainTimeout, admin.host, admin.port, admin.token, redis.url, redis.keyPrefix,"
+          + " server.port, server.instances, server.drainTimeout, admin.host, admin.port, admin.token, admin.insecure,"
+          + " redis.url, redis.keyPrefix,"
           + " postgres.url, postgres.poolSize, node.datacenter, node.maxClockBackward, node.workerLease,"
           + " node.heartbeat, node.maxClockOffset, cluster.enabled, cluster.host, cluster.port, demo.enabled,"
           + " demo.port)");
