@@ -300,7 +300,7 @@ public final class ConfigLoader {
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
         s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
         s.optionalString("lock").map(text -> lockTemplate(s, text)), idleTimeout(s, timeout),
-        s.section("async").map(this::asyncPolicy));
+        s.section("async").map(this::asyncPolicy), s.bool("allowEncodedSlash", false));
     s.rejectUnknownKeys();
     IdempotencyPolicy idempotency = route.idempotency();
     Duration longestAttempt = route.timeout().plus(idempotency.upstreamGrace());

@@ -12,7 +12,8 @@ import java.util.Set;
  * a {@code lock} template, requests on the same resource are forwarded one at a time; with an
  * {@code idleTimeout}, an upstream that sends nothing for that long (once it has the whole request)
  * is taken for hung; with {@code async}, a client may ask for {@code 202 Accepted} and a status
- * monitor instead of waiting.
+ * monitor instead of waiting; with {@code allowEncodedSlash}, a {@code %2F} in a path is
+ * forwarded as it is rather than refused.
  */
 public record RouteConfig(
     String prefix,
@@ -24,7 +25,15 @@ public record RouteConfig(
     IdempotencyPolicy idempotency,
     Optional<LockTemplate> lock,
     Optional<Duration> idleTimeout,
-    Optional<AsyncPolicy> async) {
+    Optional<AsyncPolicy> async,
+    boolean allowEncodedSlash) {
+
+  /** A route that refuses {@code %2F} in paths. */
+  public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
+      EventsMode events, IdempotencyPolicy idempotency, Optional<LockTemplate> lock, Optional<Duration> idleTimeout,
+      Optional<AsyncPolicy> async) {
+    this(prefix, upstream, methods, timeout, maxBody, events, idempotency, lock, idleTimeout, async, false);
+  }
 
   /** A route that locks no resource. */
   public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,

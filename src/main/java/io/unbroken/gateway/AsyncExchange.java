@@ -44,6 +44,7 @@ final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Ru
 
   private final ExchangeServices services;
   private final HttpServerRequest request;
+  private final RequestTarget target;
   private final HttpServerResponse response;
   private final RouteConfig route;
   private final AsyncPolicy policy;
@@ -60,10 +61,11 @@ final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Ru
   private boolean checking;
   private boolean counted;
 
-  AsyncExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
-      String requestId) {
+  AsyncExchange(ExchangeServices services, HttpServerRequest request, RequestTarget target, RouteConfig route,
+      HttpClient client, String requestId) {
     this.services = services;
     this.request = request;
+    this.target = target;
     this.response = request.response();
     this.route = route;
     this.policy = route.async().orElseThrow();
@@ -94,7 +96,7 @@ final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Ru
                 + " opened (" + failure.getMessage() + ")")))
             .compose(opened -> {
               monitorOpened = true;
-              return services.journal().open(describe(), route, () -> RequestJournal.describe(request, route));
+              return services.journal().open(describe(), route, () -> RequestJournal.describe(request, target, route));
             })
             .compose(entry -> {
               journalEntry = entry;
@@ -142,7 +144,7 @@ final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Ru
       return Future.failedFuture(interruption);
     }
     tracked.phase("forwarding");
-    return client.request(Upstreams.requestOptions(route, request))
+    return client.request(Upstreams.requestOptions(route, request, target))
         .compose(upstream -> {
           upstreamRequest = upstream;
           if (interruption != null) {
@@ -187,7 +189,7 @@ final class AsyncExchange extends Deadlines.Armed implements InflightRegistry.Ru
    */
   @Override
   public InflightRequest describe() {
-    return services.describe(request, route, requestId, startedMillis, timeoutMillis(), "", "");
+    return services.describe(request, target, route, requestId, startedMillis, timeoutMillis(), "", "");
   }
 
   @Override

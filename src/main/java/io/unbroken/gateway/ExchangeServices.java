@@ -17,10 +17,11 @@ record ExchangeServices(Vertx vertx, GatewayMetrics metrics, Deadlines deadlines
     InflightRegistry inflight, String nodeId, StatusMonitors monitors) {
 
   /** What the in-flight registry (and, on a sync route, its durable row) says of a request started at {@code startedMillis}. */
-  InflightRequest describe(HttpServerRequest request, RouteConfig route, String requestId, long startedMillis,
+  InflightRequest describe(HttpServerRequest request, RequestTarget target, RouteConfig route, String requestId,
+      long startedMillis,
       long timeoutMillis, String idempotencyScope, String fingerprint) {
     String client = request.remoteAddress() == null ? "" : request.remoteAddress().hostAddress();
-    return new InflightRequest(requestId, nodeId, route.prefix(), request.method().name(), request.path(), client,
+    return new InflightRequest(requestId, nodeId, route.prefix(), request.method().name(), target.path(), client,
         idempotencyScope, fingerprint, Instant.ofEpochMilli(startedMillis), timeoutMillis);
   }
 }

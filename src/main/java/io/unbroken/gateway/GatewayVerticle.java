@@ -115,26 +115,37 @@ public final class GatewayVerticle extends VerticleBase {
     String requestId = Long.toString(id);
     RequestScope.bind(requestId);
     response.putHeader(X_REQUEST_ID, requestId);
-    String path = request.path();
-    Optional<String> monitored = path == null ? Optional.empty() : MonitorEndpoint.monitoredId(path);
+    RequestTarget target;
+    try {
+      target = RequestTarget.of(request);
+    } catch (RequestTarget.Refused refused) {
+      reject(request, null, Problem.of("path-invalid", "Path invalid", 400, refused.getMessage(), requestId),
+          Outcome.REJECTED);
+      return;
+    }
+    String path = target.path();
+    Optional<String> monitored = MonitorEndpoint.monitoredId(path);
     if (monitored.isPresent()) {
       monitorEndpoint.handle(request, monitored.get(), requestId);
       return;
     }
-    Optional<SagaConfig> saga = path == null ? Optional.empty() : shared.sagas().at(path);
+    Optional<SagaConfig> saga = shared.sagas().at(path);
     if (saga.isPresent()) {
       sagaExchange.run(request, saga.get(), requestId);
       return;
     }
-    Optional<SagaExchange.Followed> followed = path == null ? Optional.empty() : SagaExchange.followed(path);
+    Optional<SagaExchange.Followed> followed = SagaExchange.followed(path);
     if (followed.isPresent()) {
       sagaExchange.follow(request, followed.get(), requestId);
       return;
     }
-    RouteConfig route = path == null ? null : routeTable.match(path);
+    RouteConfig route = routeTable.match(path);
     if (route == null) {
       reject(request, null, Problem.of("no-route", "No route", 404,
           "No route serves " + request.method() + " " + path, requestId), Outcome.REJECTED);
+    } else if (target.encodedSlash() && !route.allowEncodedSlash()) {
+      reject(request, route, Problem.of("path-invalid", "Path invalid", 400, "The path holds %2F, which the route "
+          + route.prefix() + " does not accept (routes[].allowEncodedSlash)", requestId), Outcome.REJECTED);
     } else if (!route.allows(request.method().name())) {
       response.putHeader(HttpHeaders.ALLOW, String.join(", ", route.methods()));
       reject(request, route, Problem.of("method-not-allowed", "Method not allowed", 405,
@@ -148,20 +159,21 @@ public final class GatewayVerticle extends VerticleBase {
             ForwardedHeaders.REQUEST_DEADLINE + " must be a whole number of milliseconds (at most "
             + ForwardedHeaders.MAX_CLIENT_DEADLINE_DIGITS + " digits)", requestId), Outcome.REJECTED);
       } else if (route.async().isPresent() && AsyncExchange.requested(request)) {
-        new AsyncExchange(services, request, route, upstreams.forRoute(route), requestId).run();
+        new AsyncExchange(services, request, target, route, upstreams.forRoute(route), requestId).run();
       } else if (route.idempotency().enabled()) {
-        exchangeWithKey(request, route, requestId, clientDeadline);
+        exchangeWithKey(request, target, route, requestId, clientDeadline);
       } else {
-        new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId, clientDeadline).run();
+        new ProxyExchange(services, request, target, route, upstreams.forRoute(route), requestId, clientDeadline).run();
       }
     }
   }
 
   /** A route with idempotency: a valid key gets the idempotent exchange, a missing one where optional the plain one. */
-  private void exchangeWithKey(HttpServerRequest request, RouteConfig route, String requestId, long clientDeadline) {
+  private void exchangeWithKey(HttpServerRequest request, RequestTarget target, RouteConfig route, String requestId,
+      long clientDeadline) {
     String key = request.getHeader(IdempotentExchange.IDEMPOTENCY_KEY);
     if (key == null && route.idempotency().mode() == IdempotencyPolicy.Mode.OPTIONAL) {
-      new ProxyExchange(services, request, route, upstreams.forRoute(route), requestId, clientDeadline).run();
+      new ProxyExchange(services, request, target, route, upstreams.forRoute(route), requestId, clientDeadline).run();
       return;
     }
     Optional<String> problem = key == null
@@ -173,7 +185,7 @@ public final class GatewayVerticle extends VerticleBase {
           Outcome.REJECTED);
       return;
     }
-    new IdempotentExchange(services, request, route, upstreams.forRoute(route), requestId, key, clientDeadline).run();
+    new IdempotentExchange(services, request, target, route, upstreams.forRoute(route), requestId, key, clientDeadline).run();
   }
 
   private void reject(HttpServerRequest request, RouteConfig route, Problem problem, Outcome outcome) {

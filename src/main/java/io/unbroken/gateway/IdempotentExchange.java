@@ -58,6 +58,7 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
 
   private final ExchangeServices services;
   private final HttpServerRequest request;
+  private final RequestTarget target;
   private final HttpServerResponse response;
   private final RouteConfig route;
   private final IdempotencyPolicy policy;
@@ -83,10 +84,11 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
   private ProxyFailure interruption;
   private final SilenceWatch silence; // null without the route's idleTimeout
 
-  IdempotentExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
-      String requestId, String key, long clientDeadlineMillis) {
+  IdempotentExchange(ExchangeServices services, HttpServerRequest request, RequestTarget target, RouteConfig route,
+      HttpClient client, String requestId, String key, long clientDeadlineMillis) {
     this.services = services;
     this.request = request;
+    this.target = target;
     this.response = request.response();
     this.route = route;
     this.policy = route.idempotency();
@@ -115,7 +117,7 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
       body = whole;
       List<Map.Entry<String, String>> headers = new ArrayList<>();
       policy.fingerprintHeaders().forEach(name -> headers.add(Map.entry(name, String.valueOf(request.getHeader(name)))));
-      String fingerprint = IdempotencyKeys.fingerprint(request.method().name(), request.path(), request.query(),
+      String fingerprint = IdempotencyKeys.fingerprint(request.method().name(), target.path(), request.query(),
           headers, whole);
       ticket = idempotency.ticket(IdempotencyKeys.scope(route.prefix(), principal(), key), fingerprint, requestId,
           policy.ttl());
@@ -209,13 +211,13 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
 
   private Future<Answer> callUpstream(RequestJournal.Entry entry) {
     journalEntry = entry;
-    return client.request(Upstreams.requestOptions(route, request))
+    return client.request(Upstreams.requestOptions(route, request, target))
         .compose(this::send)
         .compose(this::readAnswer);
   }
 
   private JsonObject summary() {
-    return RequestJournal.describe(request, route).put("idempotencyScope", ticket.scopeKey());
+    return RequestJournal.describe(request, target, route).put("idempotencyScope", ticket.scopeKey());
   }
 
   private Future<HttpClientResponse> send(HttpClientRequest upstream) {
@@ -381,7 +383,7 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
    */
   @Override
   public InflightRequest describe() {
-    return services.describe(request, route, requestId, startedMillis, timeoutMillis(),
+    return services.describe(request, target, route, requestId, startedMillis, timeoutMillis(),
         ticket == null ? "" : ticket.scopeKey(), ticket == null ? "" : ticket.fingerprint());
   }
 
@@ -447,6 +449,6 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
       failure.sendAfresh(response, requestId);
       services.metrics().request(route.prefix(), failure.status(), ProxyExchange.outcome(failure));
     }
-    log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
+    log.info("{} {} failed: {} ({})", request.method(), target.path(), failure.getMessage(), failure.status());
   }
 }

@@ -46,6 +46,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
 
   private final Vertx vertx;
   private final HttpServerRequest request;
+  private final RequestTarget target;
   private final HttpServerResponse response;
   private final RouteConfig route;
   private final HttpClient client;
@@ -68,11 +69,12 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
   private boolean hasBody;
   private boolean chunkedBody;
 
-  ProxyExchange(ExchangeServices services, HttpServerRequest request, RouteConfig route, HttpClient client,
-      String requestId, long clientDeadlineMillis) {
+  ProxyExchange(ExchangeServices services, HttpServerRequest request, RequestTarget target, RouteConfig route,
+      HttpClient client, String requestId, long clientDeadlineMillis) {
     this.services = services;
     this.vertx = services.vertx();
     this.request = request;
+    this.target = target;
     this.response = request.response();
     this.route = route;
     this.client = client;
@@ -102,7 +104,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
     // The plain passthrough skips the journal and lock stages: each costs a future per request.
     Future<HttpClientRequest> connected = route.events() == RouteConfig.EventsMode.OFF && route.lock().isEmpty()
         ? connect()
-        : journal.open(describe(), route, () -> RequestJournal.describe(request, route))
+        : journal.open(describe(), route, () -> RequestJournal.describe(request, target, route))
             .compose(this::lockResource)
             .compose(entry -> connect());
     connected
@@ -114,7 +116,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
   /** On a route with a lock template, waits for the resource (until this request's deadline). */
   private Future<RequestJournal.Entry> lockResource(RequestJournal.Entry entry) {
     journalEntry = entry;
-    Optional<String> resource = route.lock().flatMap(template -> template.resourceOf(request.path()));
+    Optional<String> resource = route.lock().flatMap(template -> template.resourceOf(target.path()));
     if (resource.isEmpty()) {
       return Future.succeededFuture(entry);
     }
@@ -132,7 +134,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
   private Future<HttpClientRequest> connect() {
     forwardedAt = System.nanoTime();
     tracked.phase("forwarding");
-    return client.request(Upstreams.requestOptions(route, request));
+    return client.request(Upstreams.requestOptions(route, request, target));
   }
 
   private Future<HttpClientResponse> forwardRequest(HttpClientRequest upstream) {
@@ -208,7 +210,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
 
   @Override
   public InflightRequest describe() {
-    return services.describe(request, route, requestId, startedMillis, timeoutMillis(), "", "");
+    return services.describe(request, target, route, requestId, startedMillis, timeoutMillis(), "", "");
   }
 
   @Override
@@ -278,7 +280,7 @@ final class ProxyExchange extends Deadlines.Armed implements InflightRegistry.Ru
         sendProblem(failure, neverForwarded);
       }
     });
-    log.info("{} {} failed: {} ({})", request.method(), request.path(), failure.getMessage(), failure.status());
+    log.info("{} {} failed: {} ({})", request.method(), target.path(), failure.getMessage(), failure.status());
     metrics.request(route.prefix(), failure.status(), outcome(failure));
   }
 

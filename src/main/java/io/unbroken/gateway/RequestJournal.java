@@ -207,8 +207,8 @@ public final class RequestJournal {
   }
 
   /** What the accepted event says of a request: built only for routes that record events. */
-  static JsonObject describe(HttpServerRequest request, RouteConfig route) {
-    return new JsonObject().put("method", request.method().name()).put("path", request.path())
+  static JsonObject describe(HttpServerRequest request, RequestTarget target, RouteConfig route) {
+    return new JsonObject().put("method", request.method().name()).put("path", target.path())
         .put("route", route.prefix());
   }
 

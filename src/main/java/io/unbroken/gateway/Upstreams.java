@@ -7,8 +7,8 @@ import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -51,15 +51,10 @@ final class Upstreams {
   }
 
   /** Where on its upstream a request of this route goes: the upstream's base path, then the request's path and query. */
-  static RequestOptions requestOptions(RouteConfig route, HttpServerRequest request) {
+  static RequestOptions requestOptions(RouteConfig route, HttpServerRequest request, RequestTarget target) {
     URI upstream = route.upstream();
     String basePath = upstream.getRawPath() == null || upstream.getRawPath().equals("/") ? "" : upstream.getRawPath();
-    String uri = request.uri();
-    if (!uri.startsWith("/")) {
-      // absolute-form request target: forward only its path and query
-      uri = request.query() == null ? request.path() : request.path() + "?" + request.query();
-    }
-    return new RequestOptions().setMethod(request.method()).setURI(basePath + uri)
+    return new RequestOptions().setMethod(request.method()).setURI(basePath + target.uri())
         .setHost(upstream.getHost()).setPort(port(upstream));
   }
 

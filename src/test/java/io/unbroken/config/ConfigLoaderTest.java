@@ -408,8 +408,8 @@ class ConfigLoaderTest {
               upstream: http://127.0.0.1:8081
               retries: 3
           """))
-          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: async, events, idempotency, idleTimeout, lock,"
-              + " maxBody, methods, prefix, timeout, upstream)");
+          .hasMessage(file + ":4: routes[0].retries: unknown key (known here: allowEncodedSlash, async, events, idempotency, idleTimeout,"
+              + " lock, maxBody, methods, prefix, timeout, upstream)");
     }
 
     @Test

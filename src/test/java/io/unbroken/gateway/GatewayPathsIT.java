@@ -1,0 +1,110 @@
+package io.unbroken.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.unbroken.UnbrokenNode;
+import io.unbroken.config.IdempotencyPolicy;
+import io.unbroken.config.RouteConfig;
+import io.unbroken.config.UnbrokenConfig;
+import io.unbroken.testing.Await;
+import io.unbroken.testing.FreePorts;
+import io.unbroken.testing.TestNodes;
+import io.unbroken.testing.TestUpstream;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Paths as routing and the upstream see them, sent over a raw socket so no client library tidies
+ * them first: dot segments removed before the route is chosen and in what is forwarded, encoded
+ * dot segments refused, {@code %2F} refused unless the route allows it, an absolute-form target
+ * forwarded by its path.
+ */
+class GatewayPathsIT {
+
+  private static Vertx vertx;
+  private static TestUpstream upstream;
+  private static UnbrokenNode node;
+  private static int port;
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    int upstreamPort = FreePorts.next();
+    upstream = Await.result(new TestUpstream(vertx).start(upstreamPort));
+    String origin = "http://127.0.0.1:" + upstreamPort;
+    RouteConfig files = new RouteConfig("/files", URI.create(origin), Set.of(), Duration.ofSeconds(5), 1024,
+        RouteConfig.EventsMode.OFF, IdempotencyPolicy.DISABLED, Optional.empty(), Optional.empty(), Optional.empty(),
+        true);
+    UnbrokenConfig config = TestNodes.embedded(List.of(
+        TestNodes.route("/api/public", origin, Duration.ofSeconds(5), 1024), files));
+    port = config.server().port();
+    node = Await.result(UnbrokenNode.start(config));
+  }
+
+  @AfterAll
+  static void stop() {
+    Await.result(node.close());
+    Await.result(vertx.close());
+  }
+
+  @BeforeEach
+  void forget() {
+    upstream.clear();
+  }
+
+  @Test
+  void aDotSegmentCannotClimbOutOfTheRoutesPrefix() throws IOException {
+    assertThat(get("/api/public/../internal")).startsWith("HTTP/1.1 404").contains("no-route");
+    assertThat(get("/api/public/a/../../../internal")).startsWith("HTTP/1.1 404");
+    assertThat(upstream.received()).as("nothing forwarded").isEmpty();
+  }
+
+  @Test
+  void whatIsForwardedIsTheNormalizedPathWithItsQuery() throws IOException {
+    assertThat(get("/api/public/a/./b/../c?x=1&y=/../z")).startsWith("HTTP/1.1 200");
+    assertThat(upstream.last().uri).isEqualTo("/api/public/a/c?x=1&y=/../z");
+  }
+
+  @Test
+  void encodedDotSegmentsAreRefused() throws IOException {
+    for (String path : List.of("/api/public/%2e%2e/internal", "/api/public/%2E./x", "/api/public/.%2e", "/api/public/%2e/x")) {
+      assertThat(get(path)).as(path).startsWith("HTTP/1.1 400").contains("path-invalid");
+    }
+    assertThat(upstream.received()).isEmpty();
+  }
+
+  @Test
+  void anEncodedSlashIsRefusedUnlessTheRouteAllowsIt() throws IOException {
+    assertThat(get("/api/public/a%2Fb")).startsWith("HTTP/1.1 400").contains("allowEncodedSlash");
+    assertThat(get("/files/a%2fb")).startsWith("HTTP/1.1 200");
+    assertThat(upstream.last().uri).isEqualTo("/files/a%2fb");
+  }
+
+  @Test
+  void anAbsoluteFormTargetIsForwardedByItsPath() throws IOException {
+    assertThat(get("http://127.0.0.1:" + port + "/api/public/x/../y?q=1")).startsWith("HTTP/1.1 200");
+    assertThat(upstream.last().uri).isEqualTo("/api/public/y?q=1");
+  }
+
+  private static String get(String target) throws IOException {
+    try (Socket socket = new Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(5_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("GET " + target + " HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+    }
+  }
+}
