@@ -115,6 +115,15 @@ public final class GatewayVerticle extends VerticleBase {
     String requestId = Long.toString(id);
     RequestScope.bind(requestId);
     response.putHeader(X_REQUEST_ID, requestId);
+    Optional<String> misframed = Framing.problemWith(request);
+    if (misframed.isPresent()) {
+      // Nothing after a request that could be read two ways can be trusted to start where it seems to.
+      response.putHeader(HttpHeaders.CONNECTION, "close");
+      Problem.of("request-misframed", "Request misframed", 400, misframed.get(), requestId).send(response)
+          .onComplete(sent -> request.connection().close());
+      shared.metrics().request(null, 400, Outcome.REJECTED);
+      return;
+    }
     RequestTarget target;
     try {
       target = RequestTarget.of(request);

@@ -8,30 +8,33 @@ import io.unbroken.config.RouteConfig;
 import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.FreePorts;
+import io.unbroken.testing.RawHttp;
 import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestUpstream;
 import io.vertx.core.Vertx;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.Socket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Paths as routing and the upstream see them, sent over a raw socket so no client library tidies
- * them first: dot segments removed before the route is chosen and in what is forwarded, encoded
- * dot segments refused, {@code %2F} refused unless the route allows it, an absolute-form target
- * forwarded by its path.
+ * The edge, over a raw socket so no client library tidies requests first. Requests that could be
+ * framed two ways are answered 400 and their connection closed, and nothing reaches the upstream.
+ * Paths as routing and the upstream see them: dot segments removed before the route is chosen and
+ * in what is forwarded, encoded dot segments refused, {@code %2F} refused unless the route allows
+ * it, an absolute-form target forwarded by its path.
  */
-class GatewayPathsIT {
+class GatewayEdgeIT {
+
+  private static final Pattern STATUS_LINE = Pattern.compile("(?m)^HTTP/1\\.[01] \\d{3} ");
+  private static final String BODY_THEN_SMUGGLED = "0\r\n\r\nGET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n";
 
   private static Vertx vertx;
   private static TestUpstream upstream;
@@ -98,13 +101,41 @@ class GatewayPathsIT {
     assertThat(upstream.last().uri).isEqualTo("/api/public/y?q=1");
   }
 
-  private static String get(String target) throws IOException {
-    try (Socket socket = new Socket("127.0.0.1", port)) {
-      socket.setSoTimeout(5_000);
-      OutputStream out = socket.getOutputStream();
-      out.write(("GET " + target + " HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+  @Test
+  void requestsThatCouldBeReadTwoWaysAreRefusedAndTheirConnectionClosed() throws IOException {
+    List<String> misframed = List.of(
+        "POST /api/public/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        "POST /api/public/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + BODY_THEN_SMUGGLED,
+        "POST /api/public/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + BODY_THEN_SMUGGLED,
+        "POST /api/public/a HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd",
+        "GET /api/public/a HTTP/1.1\r\n\r\n",
+        "GET /api/public/a HTTP/1.1\r\nHost: gw\r\nHost: other\r\n\r\n",
+        "GET /api/public/a HTTP/1.1\r\nHost : gw\r\n\r\n",
+        "GET /api/public/a HTTP/1.1\r\nHost: gw\r\nX-A: b\u0000c\r\n\r\n",
+        "GET /api/public/a HTTP/1.1\nHost: gw\n\n");
+    for (String request : misframed) {
+      String answer = RawHttp.exchange(port, request);
+
+      assertThat(answer).as(request).matches("(?s)HTTP/1\\.[01] 400 .*");
+      assertThat(STATUS_LINE.matcher(answer).results().count()).as("one answer, then the connection closed: " + request)
+          .isEqualTo(1);
     }
+    assertThat(upstream.received()).as("nothing forwarded").isEmpty();
   }
+
+  @Test
+  void aWellFramedRequestPassesAndTooLongALineOrHeaderIsRefused() throws IOException {
+    assertThat(RawHttp.exchange(port, "POST /api/public/a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n"
+        + "Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")).startsWith("HTTP/1.1 200");
+    assertThat(upstream.received()).hasSize(1);
+    assertThat(RawHttp.get(port, "/api/" + "a".repeat(10_000))).startsWith("HTTP/1.0 414");
+    assertThat(RawHttp.exchange(port, "GET /api/public/a HTTP/1.1\r\nHost: gw\r\nX-A: " + "a".repeat(10_000) + "\r\n\r\n"))
+        .startsWith("HTTP/1.1 431");
+  }
+
+  private static String get(String target) throws IOException {
+    return RawHttp.get(port, target);
+  }
+
 }

@@ -1,0 +1,78 @@
+package io.unbroken.gateway;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * How a request is framed, checked once before anything else looks at it. Two parsers that frame
+ * one byte stream differently are how a request is smuggled past a front proxy (CL.TE, TE.CL), so
+ * whatever could be read two ways is refused and the connection closed (RFC 9112 section 6.1):
+ * both Content-Length and Transfer-Encoding, a Transfer-Encoding other than {@code chunked}, a
+ * repeated Content-Length, a missing or repeated Host (section 3.2), a header name that is not a
+ * token (whitespace before the colon), and NUL, CR or LF inside a value. Netty refuses the rest:
+ * differing or malformed Content-Lengths, bare LF line ends, and lines past the configured limits.
+ */
+final class Framing {
+
+  private Framing() {}
+
+  /** Why the request cannot be framed one way only, or empty when it can. */
+  static Optional<String> problemWith(HttpServerRequest request) {
+    MultiMap headers = request.headers();
+    List<String> hosts = headers.getAll(HttpHeaders.HOST);
+    if (hosts.size() > 1 || hosts.isEmpty() && request.version() == HttpVersion.HTTP_1_1) {
+      return Optional.of("an HTTP/1.1 request needs exactly one Host header (RFC 9112 section 3.2); it has "
+          + hosts.size());
+    }
+    List<String> codings = headers.getAll(HttpHeaders.TRANSFER_ENCODING);
+    if (!codings.isEmpty()) {
+      if (headers.contains(HttpHeaders.CONTENT_LENGTH)) {
+        return Optional.of("both Content-Length and Transfer-Encoding: the body could be framed two ways");
+      }
+      if (codings.size() > 1 || !codings.get(0).trim().equalsIgnoreCase("chunked")) {
+        return Optional.of("Transfer-Encoding must be chunked alone; it is '" + String.join(", ", codings) + "'");
+      }
+    } else if (headers.getAll(HttpHeaders.CONTENT_LENGTH).size() > 1) {
+      return Optional.of("Content-Length is repeated");
+    }
+    for (Map.Entry<String, String> header : headers) {
+      if (!isToken(header.getKey())) {
+        return Optional.of("the header name '" + header.getKey().strip() + "' is not a token (whitespace before the colon?)");
+      }
+      if (hasControl(header.getValue())) {
+        return Optional.of("the value of " + header.getKey() + " holds NUL, CR or LF");
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static boolean isToken(String name) {
+    if (name.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      boolean tokenChar = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+          || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+      if (!tokenChar) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean hasControl(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c == 0 || c == '\r' || c == '\n') {
+        return true;
+      }
+    }
+    return false;
+  }
+}
