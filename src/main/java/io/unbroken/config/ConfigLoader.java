@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -106,6 +107,7 @@ public final class ConfigLoader {
     List<RouteConfig> routes = routes(root, demo);
     List<SagaConfig> sagas = root.has("sagas") ? new SagaConfigs(root).read()
         : demo.enabled() && embeddedDefault ? List.of(SagaConfigs.demo(demo.port())) : List.of();
+    checkIdleTimeout(root, server, routes, sagas);
     return new UnbrokenConfig(server, admin, redis, postgres, node, cluster, demo, routes, eventStore, idempotency,
         sagas);
   }
@@ -115,13 +117,39 @@ public final class ConfigLoader {
     int cores = Runtime.getRuntime().availableProcessors();
     var listener = new UnbrokenConfig.Listener(
         s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256),
-        s.duration("drainTimeout", UnbrokenConfig.Listener.DEFAULT_DRAIN_TIMEOUT));
+        s.duration("drainTimeout", UnbrokenConfig.Listener.DEFAULT_DRAIN_TIMEOUT),
+        s.section("limits").map(ConfigLoader::limits).orElse(UnbrokenConfig.Limits.DEFAULTS));
     s.rejectUnknownKeys();
     if (listener.drainTimeout().compareTo(MAX_DRAIN_TIMEOUT) > 0) {
       throw s.invalid("drainTimeout", listener.drainTimeout().toSeconds() + "s is more than the "
           + MAX_DRAIN_TIMEOUT.toMinutes() + " minutes a stopping node may take");
     }
     return listener;
+  }
+
+  private static UnbrokenConfig.Limits limits(Section s) {
+    UnbrokenConfig.Limits defaults = UnbrokenConfig.Limits.DEFAULTS;
+    var limits = new UnbrokenConfig.Limits(s.integer("maxRequestLine", defaults.maxRequestLine(), 256, 65_536),
+        s.integer("maxHeaderSize", defaults.maxHeaderSize(), 1024, 1_048_576),
+        s.integer("maxHeaders", defaults.maxHeaders(), 8, 10_000), s.duration("idleTimeout", defaults.idleTimeout()));
+    s.rejectUnknownKeys();
+    return limits;
+  }
+
+  /** An idle timeout shorter than a route's or saga's timeout would close connections whose answer is still coming. */
+  private static void checkIdleTimeout(Section root, UnbrokenConfig.Listener server, List<RouteConfig> routes,
+      List<SagaConfig> sagas) {
+    Duration idle = server.limits().idleTimeout();
+    Map<String, Duration> waits = new LinkedHashMap<>();
+    routes.forEach(route -> waits.put("route " + route.prefix(), route.timeout()));
+    sagas.forEach(saga -> waits.put("saga " + saga.name(), saga.timeout()));
+    for (var wait : waits.entrySet()) {
+      if (!idle.isZero() && idle.compareTo(wait.getValue()) <= 0) {
+        throw new ConfigException(root.originOf("server.limits.idleTimeout"), "server.limits.idleTimeout",
+            idle.toMillis() + "ms must be longer than every route's and saga's timeout; " + wait.getKey() + " waits "
+                + wait.getValue().toMillis() + "ms for its answer, while its client's connection is idle");
+      }
+    }
   }
 
   private UnbrokenConfig.Admin admin(Section root, UnbrokenConfig.Listener server) {

@@ -58,13 +58,27 @@ public record UnbrokenConfig(
    * An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. On a
    * graceful stop, in-flight requests have {@code drainTimeout} to finish before they are cancelled.
    */
-  public record Listener(String host, int port, int instances, Duration drainTimeout) {
+  public record Listener(String host, int port, int instances, Duration drainTimeout, Limits limits) {
 
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+    public Listener(String host, int port, int instances, Duration drainTimeout) {
+      this(host, port, instances, drainTimeout, Limits.DEFAULTS);
+    }
 
     public Listener(String host, int port, int instances) {
       this(host, port, instances, DEFAULT_DRAIN_TIMEOUT);
     }
+  }
+
+  /**
+   * What a client may send before it is refused: a request line up to {@code maxRequestLine} bytes
+   * (else 414), a header section up to {@code maxHeaderSize} bytes and {@code maxHeaders} fields
+   * (else 431); a connection that sends and receives nothing for {@code idleTimeout} is closed
+   * (zero: never), which bounds how long idle and slow clients hold the node's connections.
+   */
+  public record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, Duration idleTimeout) {
+    public static final Limits DEFAULTS = new Limits(4096, 8192, 100, Duration.ZERO);
   }
 
   /** The admin listener; without a token only the health endpoints are served. */

@@ -14,38 +14,56 @@ import java.util.Optional;
  * whatever could be read two ways is refused and the connection closed (RFC 9112 section 6.1):
  * both Content-Length and Transfer-Encoding, a Transfer-Encoding other than {@code chunked}, a
  * repeated Content-Length, a missing or repeated Host (section 3.2), a header name that is not a
- * token (whitespace before the colon), and NUL, CR or LF inside a value. Netty refuses the rest:
+ * token (whitespace before the colon), and NUL, CR or LF inside a value; past
+ * {@code server.limits.maxHeaders} fields, 431. Netty refuses the rest:
  * differing or malformed Content-Lengths, bare LF line ends, and lines past the configured limits.
  */
 final class Framing {
 
   private Framing() {}
 
-  /** Why the request cannot be framed one way only, or empty when it can. */
-  static Optional<String> problemWith(HttpServerRequest request) {
+  /** Why the request is refused before anything reads it: 400 misframed, or 431 too many header fields. */
+  static Optional<Problem> problemWith(HttpServerRequest request, int maxHeaders, String requestId) {
+    return refusal(request, maxHeaders).map(refusal -> refusal.status() == 431
+        ? Problem.of("too-many-headers", "Too many header fields", 431, refusal.why(), requestId)
+        : Problem.of("request-misframed", "Request misframed", 400, refusal.why(), requestId));
+  }
+
+  private record Refusal(int status, String why) {}
+
+  private static Optional<Refusal> misframed(String why) {
+    return Optional.of(new Refusal(400, why));
+  }
+
+  private static Optional<Refusal> refusal(HttpServerRequest request, int maxHeaders) {
     MultiMap headers = request.headers();
     List<String> hosts = headers.getAll(HttpHeaders.HOST);
     if (hosts.size() > 1 || hosts.isEmpty() && request.version() == HttpVersion.HTTP_1_1) {
-      return Optional.of("an HTTP/1.1 request needs exactly one Host header (RFC 9112 section 3.2); it has "
+      return misframed("an HTTP/1.1 request needs exactly one Host header (RFC 9112 section 3.2); it has "
           + hosts.size());
     }
     List<String> codings = headers.getAll(HttpHeaders.TRANSFER_ENCODING);
     if (!codings.isEmpty()) {
       if (headers.contains(HttpHeaders.CONTENT_LENGTH)) {
-        return Optional.of("both Content-Length and Transfer-Encoding: the body could be framed two ways");
+        return misframed("both Content-Length and Transfer-Encoding: the body could be framed two ways");
       }
       if (codings.size() > 1 || !codings.get(0).trim().equalsIgnoreCase("chunked")) {
-        return Optional.of("Transfer-Encoding must be chunked alone; it is '" + String.join(", ", codings) + "'");
+        return misframed("Transfer-Encoding must be chunked alone; it is '" + String.join(", ", codings) + "'");
       }
     } else if (headers.getAll(HttpHeaders.CONTENT_LENGTH).size() > 1) {
-      return Optional.of("Content-Length is repeated");
+      return misframed("Content-Length is repeated");
     }
+    int fields = 0;
     for (Map.Entry<String, String> header : headers) {
+      if (++fields > maxHeaders) {
+        return Optional.of(new Refusal(431, "more than " + maxHeaders + " fields (server.limits.maxHeaders)"));
+      }
       if (!isToken(header.getKey())) {
-        return Optional.of("the header name '" + header.getKey().strip() + "' is not a token (whitespace before the colon?)");
+        return misframed("the header name '" + header.getKey().strip()
+            + "' is not a token (a space before the colon?)");
       }
       if (hasControl(header.getValue())) {
-        return Optional.of("the value of " + header.getKey() + " holds NUL, CR or LF");
+        return misframed("the value of " + header.getKey() + " holds NUL, CR or LF");
       }
     }
     return Optional.empty();

@@ -77,7 +77,11 @@ public final class GatewayVerticle extends VerticleBase {
             .setPerMessageWebSocketCompressionSupported(false)
             .setPerFrameWebSocketCompressionSupported(false)
             .setHttp2ClearTextEnabled(false)
-            .setTcpNoDelay(true))
+            .setTcpNoDelay(true)
+            .setMaxInitialLineLength(listener.limits().maxRequestLine())
+            .setMaxHeaderSize(listener.limits().maxHeaderSize())
+            .setIdleTimeout((int) listener.limits().idleTimeout().toMillis())
+            .setIdleTimeoutUnit(TimeUnit.MILLISECONDS))
         .requestHandler(this::handle);
     return server.listen(listener.port(), listener.host());
   }
@@ -115,13 +119,12 @@ public final class GatewayVerticle extends VerticleBase {
     String requestId = Long.toString(id);
     RequestScope.bind(requestId);
     response.putHeader(X_REQUEST_ID, requestId);
-    Optional<String> misframed = Framing.problemWith(request);
-    if (misframed.isPresent()) {
+    Optional<Problem> unreadable = Framing.problemWith(request, listener.limits().maxHeaders(), requestId);
+    if (unreadable.isPresent()) {
       // Nothing after a request that could be read two ways can be trusted to start where it seems to.
       response.putHeader(HttpHeaders.CONNECTION, "close");
-      Problem.of("request-misframed", "Request misframed", 400, misframed.get(), requestId).send(response)
-          .onComplete(sent -> request.connection().close());
-      shared.metrics().request(null, 400, Outcome.REJECTED);
+      unreadable.get().send(response).onComplete(sent -> request.connection().close());
+      shared.metrics().request(null, unreadable.get().status(), Outcome.REJECTED);
       return;
     }
     RequestTarget target;

@@ -264,6 +264,26 @@ class ConfigLoaderTest {
 
   /** Built-in defaults < file < UNBROKEN_* environment < command-line overrides. */
   @Nested
+  class ServerLimits {
+
+    @Test
+    void limitsAreReadAndAnIdleTimeoutMustOutlastEveryRoutesTimeout() {
+      UnbrokenConfig config = load("""
+          server: { limits: { maxRequestLine: 2048, maxHeaderSize: 16384, maxHeaders: 50, idleTimeout: 40s } }
+          """ + ONE_ROUTE);
+
+      assertThat(config.server().limits()).isEqualTo(new UnbrokenConfig.Limits(2048, 16384, 50, Duration.ofSeconds(40)));
+      assertThat(load(ONE_ROUTE).server().limits()).isEqualTo(UnbrokenConfig.Limits.DEFAULTS);
+      String file = fileName();
+      assertThat(failure("server: { limits: { idleTimeout: 10s } }\n" + ONE_ROUTE)).hasMessage(file
+          + ":1: server.limits.idleTimeout: 10000ms must be longer than every route's and saga's timeout; route /api waits"
+          + " 30000ms for its answer, while its client's connection is idle");
+      assertThat(failure("server: { limits: { maxHeaders: 2 } }\n" + ONE_ROUTE).getMessage())
+          .contains("server.limits.maxHeaders: 2 is out of range 8..10000");
+    }
+  }
+
+  @Nested
   class ClosedAdmin {
 
     @Test

@@ -36,6 +36,8 @@ class GatewayEdgeIT {
   private static final Pattern STATUS_LINE = Pattern.compile("(?m)^HTTP/1\\.[01] \\d{3} ");
   private static final String BODY_THEN_SMUGGLED = "0\r\n\r\nGET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n";
 
+  private static final Duration IDLE = Duration.ofSeconds(1);
+
   private static Vertx vertx;
   private static TestUpstream upstream;
   private static UnbrokenNode node;
@@ -47,11 +49,16 @@ class GatewayEdgeIT {
     int upstreamPort = FreePorts.next();
     upstream = Await.result(new TestUpstream(vertx).start(upstreamPort));
     String origin = "http://127.0.0.1:" + upstreamPort;
-    RouteConfig files = new RouteConfig("/files", URI.create(origin), Set.of(), Duration.ofSeconds(5), 1024,
+    RouteConfig files = new RouteConfig("/files", URI.create(origin), Set.of(), Duration.ofMillis(500), 1024,
         RouteConfig.EventsMode.OFF, IdempotencyPolicy.DISABLED, Optional.empty(), Optional.empty(), Optional.empty(),
         true);
-    UnbrokenConfig config = TestNodes.embedded(List.of(
-        TestNodes.route("/api/public", origin, Duration.ofSeconds(5), 1024), files));
+    UnbrokenConfig routed = TestNodes.embedded(List.of(
+        TestNodes.route("/api/public", origin, Duration.ofMillis(500), 1024), files));
+    UnbrokenConfig.Listener listener = routed.server();
+    UnbrokenConfig config = new UnbrokenConfig(new UnbrokenConfig.Listener(listener.host(), listener.port(),
+        listener.instances(), listener.drainTimeout(), new UnbrokenConfig.Limits(4096, 8192, 20, IDLE)),
+        routed.admin(), routed.redis(), routed.postgres(), routed.node(), routed.cluster(), routed.demo(),
+        routed.routes());
     port = config.server().port();
     node = Await.result(UnbrokenNode.start(config));
   }
@@ -122,6 +129,22 @@ class GatewayEdgeIT {
           .isEqualTo(1);
     }
     assertThat(upstream.received()).as("nothing forwarded").isEmpty();
+  }
+
+  @Test
+  void tooManyHeaderFieldsAre431AndAnIdleConnectionIsClosed() throws IOException {
+    StringBuilder headers = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      headers.append("X-Field-").append(i).append(": v\r\n");
+    }
+    String answer = RawHttp.exchange(port, "GET /api/public/a HTTP/1.1\r\nHost: gw\r\n" + headers + "\r\n");
+    assertThat(answer).startsWith("HTTP/1.1 431").contains("server.limits.maxHeaders");
+    assertThat(upstream.received()).isEmpty();
+
+    long started = System.nanoTime();
+    assertThat(RawHttp.exchange(port, "")).as("nothing sent: the node closes the connection").isEmpty();
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).as("closed by the idle timeout, not the test's")
+        .isGreaterThanOrEqualTo(IDLE.minusMillis(100)).isLessThan(Duration.ofSeconds(5));
   }
 
   @Test
