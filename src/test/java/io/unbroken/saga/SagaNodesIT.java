@@ -97,22 +97,13 @@ class SagaNodesIT {
   @Order(1)
   void theSagasOfAKilledNodeAreResumedElsewhereAndEveryCallAppliesOnce() throws Exception {
     int sagas = 6;
-    faults.breakActions(Ledgers.Fault.SILENT_AFTER, sagas);
     Node doomed = nodes.get(0);
     Node survivor = nodes.get(1);
-    for (int i = 0; i < sagas; i++) {
-      JsonObject input = new JsonObject().put("amount", i + 1).put("failship", i % 3 == 0);
-      doomed.client().send(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
-    }
-    Await.until("every saga waits for its first answer", Duration.ofSeconds(30),
-        () -> running(survivor).size() == sagas && running(survivor).stream()
-            .allMatch(id -> "1 applied, 0 reversed".equals(entry("inventory", id))));
-    List<String> ids = running(survivor);
+    List<String> ids = waitingOnTheirFirstCall(doomed, survivor, sagas, 3);
 
     doomed.process().kill();
     long killed = System.nanoTime();
-    Await.until("every saga ended on a survivor", Duration.ofSeconds(60), () -> ids.stream()
-        .allMatch(id -> List.of("completed", "compensated").contains(saga(survivor, id).getString("status"))));
+    awaitEnded(survivor, ids);
     log.info("{} sagas of the killed node ended on the survivors {} ms after the kill (lease {} ms)", sagas,
         (System.nanoTime() - killed) / 1_000_000, LEASE.toMillis());
 
@@ -127,16 +118,9 @@ class SagaNodesIT {
   @Order(2)
   void theSagasOfAStoppingNodeAreHandedOnAtOnce() {
     int sagas = 4;
-    faults.breakActions(Ledgers.Fault.SILENT_AFTER, sagas);
     Node stopping = nodes.get(2);
     Node survivor = nodes.get(1);
-    for (int i = 0; i < sagas; i++) {
-      JsonObject input = new JsonObject().put("amount", i + 1).put("failship", i % 2 == 0);
-      stopping.client().send(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
-    }
-    Await.until("every saga waits for its first answer", Duration.ofSeconds(30),
-        () -> running(survivor).size() == sagas);
-    List<String> ids = running(survivor);
+    List<String> ids = waitingOnTheirFirstCall(stopping, survivor, sagas, 2);
 
     stopping.process().close();
     long stopped = System.nanoTime();
@@ -147,10 +131,31 @@ class SagaNodesIT {
             .anyMatch(e -> e.getString("type").equals("SagaResumed"))));
     log.info("A stopping node's {} sagas resumed on the survivor {} ms after its stop (lease {} ms)", sagas,
         (System.nanoTime() - stopped) / 1_000_000, LEASE.toMillis());
-    Await.until("every saga ended on the survivor", Duration.ofSeconds(60), () -> ids.stream()
-        .allMatch(id -> List.of("completed", "compensated").contains(saga(survivor, id).getString("status"))));
+    awaitEnded(survivor, ids);
 
     assertEveryCallAppliedOnce(survivor, ids);
+  }
+
+  /**
+   * Starts {@code sagas} on {@code starter}, every {@code failEvery}th meant to fail at its last
+   * step, whose first calls the ledger applies and then leaves unanswered; their ids, once every
+   * one is waiting on that answer.
+   */
+  private static List<String> waitingOnTheirFirstCall(Node starter, Node observer, int sagas, int failEvery) {
+    faults.breakActions(Ledgers.Fault.SILENT_AFTER, sagas);
+    for (int i = 0; i < sagas; i++) {
+      JsonObject input = new JsonObject().put("amount", i + 1).put("failship", i % failEvery == 0);
+      starter.client().send(HttpMethod.POST, "/orders", MultiMap.caseInsensitiveMultiMap(), input.toBuffer());
+    }
+    Await.until("every saga waits for its first answer", Duration.ofSeconds(30),
+        () -> running(observer).size() == sagas && running(observer).stream()
+            .allMatch(id -> "1 applied, 0 reversed".equals(entry("inventory", id))));
+    return running(observer);
+  }
+
+  private static void awaitEnded(Node survivor, List<String> ids) {
+    Await.until("every saga ended on a survivor", Duration.ofSeconds(60), () -> ids.stream()
+        .allMatch(id -> List.of("completed", "compensated").contains(saga(survivor, id).getString("status"))));
   }
 
   private static void assertEveryCallAppliedOnce(Node survivor, List<String> ids) {
