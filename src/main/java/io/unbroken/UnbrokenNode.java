@@ -22,6 +22,7 @@ import io.unbroken.events.EventStoreClient;
 import io.unbroken.events.EventStoreVerticle;
 import io.unbroken.events.Stamps;
 import io.unbroken.events.pg.PgEventStorage;
+import io.unbroken.gateway.ConnectionGate;
 import io.unbroken.gateway.GatewayMetrics;
 import io.unbroken.gateway.GatewayVerticle;
 import io.unbroken.gateway.RequestJournal;
@@ -218,7 +219,8 @@ public final class UnbrokenNode {
         .orElseGet(() -> new EmbeddedSagaStore(inProcessEvents, clock));
     SagaReview sagaReview = new SagaReview(vertx, node.eventStore, sagaStore, config.sagas());
     GatewayVerticle.Collaborators gateway = new GatewayVerticle.Collaborators(ids, metrics, journal, locks, idempotency,
-        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight, new SagaClient(vertx, node.eventStore, config.sagas()));
+        idempotencyMetrics, inflight, nodeId, monitors, clusterInflight, new SagaClient(vertx, node.eventStore, config.sagas()),
+        new ConnectionGate(config.server().limits().maxConnections(), registry));
     // In-flight rows outlive their node only in PostgreSQL; in process they die with it, and with
     // events in process but leases in Redis there is nothing a reaper could find.
     Optional<OrphanedRequests> orphans = postgres.<OrphanedRequests>map(PgOrphanedRequests::new)

@@ -118,7 +118,8 @@ public final class ConfigLoader {
     var listener = new UnbrokenConfig.Listener(
         s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256),
         s.duration("drainTimeout", UnbrokenConfig.Listener.DEFAULT_DRAIN_TIMEOUT),
-        s.section("limits").map(ConfigLoader::limits).orElse(UnbrokenConfig.Limits.DEFAULTS));
+        limits(s.section("limits").orElseGet(() -> emptySection("server.limits")),
+            s.integer("maxConnections", UnbrokenConfig.Limits.DEFAULTS.maxConnections(), 1, 1_000_000)));
     s.rejectUnknownKeys();
     if (listener.drainTimeout().compareTo(MAX_DRAIN_TIMEOUT) > 0) {
       throw s.invalid("drainTimeout", listener.drainTimeout().toSeconds() + "s is more than the "
@@ -127,11 +128,12 @@ public final class ConfigLoader {
     return listener;
   }
 
-  private static UnbrokenConfig.Limits limits(Section s) {
+  private static UnbrokenConfig.Limits limits(Section s, int maxConnections) {
     UnbrokenConfig.Limits defaults = UnbrokenConfig.Limits.DEFAULTS;
     var limits = new UnbrokenConfig.Limits(s.integer("maxRequestLine", defaults.maxRequestLine(), 256, 65_536),
         s.integer("maxHeaderSize", defaults.maxHeaderSize(), 1024, 1_048_576),
-        s.integer("maxHeaders", defaults.maxHeaders(), 8, 10_000), s.duration("idleTimeout", defaults.idleTimeout()));
+        s.integer("maxHeaders", defaults.maxHeaders(), 8, 10_000), s.duration("headTimeout", defaults.headTimeout()),
+        s.duration("idleTimeout", defaults.idleTimeout()), maxConnections);
     s.rejectUnknownKeys();
     return limits;
   }

@@ -74,11 +74,13 @@ public record UnbrokenConfig(
   /**
    * What a client may send before it is refused: a request line up to {@code maxRequestLine} bytes
    * (else 414), a header section up to {@code maxHeaderSize} bytes and {@code maxHeaders} fields
-   * (else 431); a connection that sends and receives nothing for {@code idleTimeout} is closed
-   * (zero: never), which bounds how long idle and slow clients hold the node's connections.
+   * (else 431). What bounds how long idle and slow clients hold the node's connections: a request's
+   * head must arrive within {@code headTimeout}, a connection that sends and receives nothing for
+   * {@code idleTimeout} is closed (zero: never), and the node holds at most {@code maxConnections}.
    */
-  public record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, Duration idleTimeout) {
-    public static final Limits DEFAULTS = new Limits(4096, 8192, 100, Duration.ZERO);
+  public record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, Duration headTimeout,
+      Duration idleTimeout, int maxConnections) {
+    public static final Limits DEFAULTS = new Limits(4096, 8192, 100, Duration.ofSeconds(30), Duration.ZERO, 10_000);
   }
 
   /** The admin listener; without a token only the health endpoints are served. */

@@ -1,5 +1,8 @@
 package io.unbroken.gateway;
 
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.unbroken.config.UnbrokenConfig;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
@@ -15,8 +18,10 @@ import java.util.Optional;
  * both Content-Length and Transfer-Encoding, a Transfer-Encoding other than {@code chunked}, a
  * repeated Content-Length, a missing or repeated Host (section 3.2), a header name that is not a
  * token (whitespace before the colon), and NUL, CR or LF inside a value; past
- * {@code server.limits.maxHeaders} fields, 431. Netty refuses the rest:
- * differing or malformed Content-Lengths, bare LF line ends, and lines past the configured limits.
+ * {@code server.limits.maxHeaders} fields, 431. What the decoder refuses, {@link #undecodable}
+ * words: differing or malformed Content-Lengths, bare LF line ends, lines past the configured
+ * limits, and what {@link StrictRequestDecoder} finds in the raw head (Content-Length beside
+ * Transfer-Encoding, which Netty would drop, and obs-fold lines, which it would join).
  */
 final class Framing {
 
@@ -27,6 +32,21 @@ final class Framing {
     return refusal(request, maxHeaders).map(refusal -> refusal.status() == 431
         ? Problem.of("too-many-headers", "Too many header fields", 431, refusal.why(), requestId)
         : Problem.of("request-misframed", "Request misframed", 400, refusal.why(), requestId));
+  }
+
+  /** Why the decoder refused a request, as the problem its client gets. */
+  static Problem undecodable(Throwable cause, UnbrokenConfig.Limits limits, String requestId) {
+    if (cause instanceof TooLongHttpLineException) {
+      return Problem.of("request-line-too-long", "Request line too long", 414, "The request line is longer than "
+          + limits.maxRequestLine() + " bytes (server.limits.maxRequestLine)", requestId);
+    }
+    if (cause instanceof TooLongHttpHeaderException) {
+      return Problem.of("headers-too-large", "Header section too large", 431, "The header section is longer than "
+          + limits.maxHeaderSize() + " bytes (server.limits.maxHeaderSize)", requestId);
+    }
+    String why = cause instanceof StrictRequestDecoder.Misframed ? cause.getMessage()
+        : "the request could not be parsed as HTTP/1.1: " + cause.getMessage();
+    return Problem.of("request-misframed", "Request misframed", 400, why, requestId);
   }
 
   private record Refusal(int status, String why) {}

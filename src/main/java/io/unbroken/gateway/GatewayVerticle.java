@@ -17,6 +17,7 @@ import io.unbroken.zombie.InflightRegistry;
 import io.unbroken.zombie.StatusMonitors;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -40,7 +41,7 @@ public final class GatewayVerticle extends VerticleBase {
   /** What all gateway verticles of a node share, from the composition root. */
   public record Collaborators(SnowflakeIds ids, GatewayMetrics metrics, RequestJournal journal, ResourceLocks locks,
       Idempotency idempotency, IdempotencyMetrics idempotencyMetrics, InflightRegistry inflight, String nodeId,
-      StatusMonitors monitors, ClusterInflight cluster, SagaClient sagas) {}
+      StatusMonitors monitors, ClusterInflight cluster, SagaClient sagas, ConnectionGate connections) {}
 
   private final UnbrokenConfig.Listener listener;
   private final List<RouteConfig> routes;
@@ -71,7 +72,7 @@ public final class GatewayVerticle extends VerticleBase {
     sagaExchange = new SagaExchange(shared.sagas(), shared.metrics());
     sweepTimer = vertx.setPeriodic(Deadlines.sweepIntervalMillis(routes), t -> deadlines.expireDue());
     // WebSocket compression and h2c upgrade would inspect every request; neither is proxied here.
-    server = vertx.createHttpServer(new HttpServerOptions()
+    HttpServerOptions options = new HttpServerOptions()
             .setHandle100ContinueAutomatically(false)
             .setCompressionSupported(false)
             .setPerMessageWebSocketCompressionSupported(false)
@@ -81,9 +82,22 @@ public final class GatewayVerticle extends VerticleBase {
             .setMaxInitialLineLength(listener.limits().maxRequestLine())
             .setMaxHeaderSize(listener.limits().maxHeaderSize())
             .setIdleTimeout((int) listener.limits().idleTimeout().toMillis())
-            .setIdleTimeoutUnit(TimeUnit.MILLISECONDS))
+            .setIdleTimeoutUnit(TimeUnit.MILLISECONDS);
+    server = vertx.createHttpServer(options)
+        .connectionHandler(connection -> accept(connection, options))
+        .invalidRequestHandler(this::refuseUndecodable)
         .requestHandler(this::handle);
     return server.listen(listener.port(), listener.host());
+  }
+
+  private void accept(HttpConnection connection, HttpServerOptions options) {
+    ConnectionGate gate = shared.connections();
+    if (!gate.admit()) {
+      connection.close();
+      return;
+    }
+    connection.closeHandler(closed -> gate.left());
+    StrictRequestDecoder.install(connection, options, listener.limits().headTimeout(), gate::headTimedOut);
   }
 
   /**
@@ -108,6 +122,23 @@ public final class GatewayVerticle extends VerticleBase {
         });
   }
 
+  /** A request the decoder could not read, or refused to: answered as a problem, and its connection closed. */
+  private void refuseUndecodable(HttpServerRequest request) {
+    long id = shared.ids().nextId();
+    String requestId = id == SnowflakeIds.UNAVAILABLE ? null : Long.toString(id);
+    if (requestId != null) {
+      request.response().putHeader(X_REQUEST_ID, requestId);
+    }
+    refuseAndClose(request, Framing.undecodable(request.decoderResult().cause(), listener.limits(), requestId));
+  }
+
+  /** Nothing after a request that could be read two ways can be trusted to start where it seems to. */
+  private void refuseAndClose(HttpServerRequest request, Problem problem) {
+    request.response().putHeader(HttpHeaders.CONNECTION, "close");
+    problem.send(request.response()).onComplete(sent -> request.connection().close());
+    shared.metrics().request(null, problem.status(), Outcome.REJECTED);
+  }
+
   private void handle(HttpServerRequest request) {
     HttpServerResponse response = request.response();
     long id = shared.ids().nextId();
@@ -121,10 +152,7 @@ public final class GatewayVerticle extends VerticleBase {
     response.putHeader(X_REQUEST_ID, requestId);
     Optional<Problem> unreadable = Framing.problemWith(request, listener.limits().maxHeaders(), requestId);
     if (unreadable.isPresent()) {
-      // Nothing after a request that could be read two ways can be trusted to start where it seems to.
-      response.putHeader(HttpHeaders.CONNECTION, "close");
-      unreadable.get().send(response).onComplete(sent -> request.connection().close());
-      shared.metrics().request(null, unreadable.get().status(), Outcome.REJECTED);
+      refuseAndClose(request, unreadable.get());
       return;
     }
     RequestTarget target;

@@ -370,10 +370,13 @@ class ConfigLoaderTest {
     @Test
     void limitsAreReadAndAnIdleTimeoutMustOutlastEveryRoutesTimeout() {
       UnbrokenConfig config = load("""
-          server: { limits: { maxRequestLine: 2048, maxHeaderSize: 16384, maxHeaders: 50, idleTimeout: 40s } }
+          server:
+            maxConnections: 500
+            limits: { maxRequestLine: 2048, maxHeaderSize: 16384, maxHeaders: 50, headTimeout: 5s, idleTimeout: 40s }
           """ + ONE_ROUTE);
 
-      assertThat(config.server().limits()).isEqualTo(new UnbrokenConfig.Limits(2048, 16384, 50, Duration.ofSeconds(40)));
+      assertThat(config.server().limits()).isEqualTo(
+          new UnbrokenConfig.Limits(2048, 16384, 50, Duration.ofSeconds(5), Duration.ofSeconds(40), 500));
       assertThat(load(ONE_ROUTE).server().limits()).isEqualTo(UnbrokenConfig.Limits.DEFAULTS);
       String file = fileName();
       assertThat(failure("server: { limits: { idleTimeout: 10s } }\n" + ONE_ROUTE)).hasMessage(file
