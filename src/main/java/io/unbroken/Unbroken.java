@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine;
+import sun.misc.Signal;
 
 /** The command line: starts one node and keeps it running until the process is told to stop. */
 @Command(name = "unbroken", mixinStandardHelpOptions = true, version = "unbroken 0.1.0", usageHelpWidth = 110,
@@ -69,6 +70,7 @@ public final class Unbroken implements Callable<Integer> {
       UnbrokenNode node = UnbrokenNode.start(config).toCompletionStage().toCompletableFuture().join();
       Duration drain = config.server().drainTimeout();
       Runtime.getRuntime().addShutdownHook(new Thread(() -> stop(node, drain), "unbroken-shutdown"));
+      Signal.handle(new Signal("HUP"), hangup -> node.reloadCertificates());
       return 0;
     } catch (StartupFailure e) {
       System.err.println("unbroken: cannot start: " + e.getMessage());

@@ -50,6 +50,7 @@ import io.unbroken.locks.ResourceLocks;
 import io.unbroken.locks.pg.PgFencingTokens;
 import io.unbroken.locks.redis.RedisFencingTokens;
 import io.unbroken.locks.redis.RedisLockLeases;
+import io.unbroken.platform.ListenerTls;
 import io.unbroken.platform.Migrations;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.platform.RedisConnector;
@@ -76,6 +77,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
@@ -145,6 +147,11 @@ public final class UnbrokenNode {
 
   public EventStore eventStore() {
     return eventStore;
+  }
+
+  /** Has every TLS listener of this node read its certificate files again now, as SIGHUP asks. */
+  public void reloadCertificates() {
+    vertx.eventBus().publish(ListenerTls.RELOAD_ADDRESS, null, new DeliveryOptions().setLocalOnly(true));
   }
 
   /**

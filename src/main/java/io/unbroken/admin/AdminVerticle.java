@@ -5,11 +5,13 @@ import io.unbroken.config.UnbrokenConfig;
 import io.unbroken.events.EventStore;
 import io.unbroken.gateway.Problem;
 import io.unbroken.idempotency.Idempotency;
+import io.unbroken.platform.ListenerTls;
 import io.unbroken.saga.SagaReview;
 import io.unbroken.zombie.ClusterInflight;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.healthchecks.Status;
 import io.vertx.ext.web.Router;
@@ -41,6 +43,7 @@ public final class AdminVerticle extends VerticleBase {
   private final Idempotency idempotency;
   private final SagaReview sagas;
   private HttpServer server;
+  private ListenerTls tls; // null on a plain listener
 
   public AdminVerticle(UnbrokenConfig.Admin config, PrometheusMeterRegistry registry, List<ReadinessCheck> checks,
       EventStore eventStore, ClusterInflight inflight, Idempotency idempotency, SagaReview sagas) {
@@ -66,13 +69,20 @@ public final class AdminVerticle extends VerticleBase {
     new SagasApi(sagas).mount(router);
     router.route().last().handler(ctx -> Problem.of("not-found", "Not found", 404,
         "No admin endpoint at " + ctx.request().path(), null).send(ctx.response()));
-    server = vertx.createHttpServer().requestHandler(router);
-    return server.listen(config.port(), config.host());
+    if (config.tls().isEmpty()) {
+      server = vertx.createHttpServer().requestHandler(router);
+      return server.listen(config.port(), config.host());
+    }
+    return ListenerTls.read(vertx, config.tls().get(), "admin.tls").compose(read -> {
+      tls = read;
+      server = vertx.createHttpServer(tls.secure(new HttpServerOptions())).requestHandler(router);
+      return tls.listen(server, config.port(), config.host());
+    });
   }
 
   @Override
   public Future<?> stop() {
-    return server.close();
+    return Future.all(server.close(), tls == null ? Future.succeededFuture() : tls.stop());
   }
 
   /**

@@ -119,7 +119,8 @@ public final class ConfigLoader {
         s.string("host", "0.0.0.0"), s.port("port", 8080), s.integer("instances", cores, 1, 256),
         s.duration("drainTimeout", UnbrokenConfig.Listener.DEFAULT_DRAIN_TIMEOUT),
         limits(s.section("limits").orElseGet(() -> emptySection("server.limits")),
-            s.integer("maxConnections", UnbrokenConfig.Limits.DEFAULTS.maxConnections(), 1, 1_000_000)));
+            s.integer("maxConnections", UnbrokenConfig.Limits.DEFAULTS.maxConnections(), 1, 1_000_000)),
+        s.section("tls").map(ConfigLoader::tls));
     s.rejectUnknownKeys();
     if (listener.drainTimeout().compareTo(MAX_DRAIN_TIMEOUT) > 0) {
       throw s.invalid("drainTimeout", listener.drainTimeout().toSeconds() + "s is more than the "
@@ -156,7 +157,8 @@ public final class ConfigLoader {
 
   private UnbrokenConfig.Admin admin(Section root, UnbrokenConfig.Listener server) {
     Section s = root.section("admin").orElseGet(() -> emptySection("admin"));
-    var admin = new UnbrokenConfig.Admin(s.string("host", "127.0.0.1"), s.port("port", 9090), s.optionalString("token"));
+    var admin = new UnbrokenConfig.Admin(s.string("host", "127.0.0.1"), s.port("port", 9090), s.optionalString("token"),
+        s.section("tls").map(ConfigLoader::tls));
     boolean insecure = s.bool("insecure", false);
     s.rejectUnknownKeys();
     if (!loopback(admin.host()) && admin.token().isEmpty() && !insecure) {
@@ -169,6 +171,29 @@ public final class ConfigLoader {
           "is " + admin.port() + ", the same as server.port; the two listeners need different ports");
     }
     return admin;
+  }
+
+  private static UnbrokenConfig.Tls tls(Section s) {
+    var tls = new UnbrokenConfig.Tls(requiredFile(s, "cert", "the PEM certificate chain this listener presents"),
+        requiredFile(s, "key", "the PEM private key of that certificate"),
+        s.duration("checkEvery", UnbrokenConfig.Tls.DEFAULT_CHECK_EVERY));
+    s.rejectUnknownKeys();
+    return tls;
+  }
+
+  private static Path requiredFile(Section s, String name, String meaning) {
+    return s.readableFile(name).orElseThrow(() -> s.invalid(name, "missing: " + meaning));
+  }
+
+  private static UpstreamTls upstreamTls(Section s) {
+    var tls = new UpstreamTls(s.readableFile("ca"), s.optionalString("serverName"), s.readableFile("cert"),
+        s.readableFile("key"));
+    s.rejectUnknownKeys();
+    if (tls.cert().isPresent() != tls.key().isPresent()) {
+      throw s.invalid(tls.cert().isPresent() ? "cert" : "key",
+          "a client certificate needs both cert and key (the key's PEM file and its certificate chain)");
+    }
+    return tls;
   }
 
   /** A literal loopback address or {@code localhost}; a name that might resolve elsewhere is not. */
@@ -330,8 +355,12 @@ public final class ConfigLoader {
         s.size("maxBody", ByteSizes.parse("10MiB")), s.choice("events", EventsMode.class, EventsMode.SYNC),
         s.section("idempotency").map(this::idempotencyPolicy).orElse(IdempotencyPolicy.DISABLED),
         s.optionalString("lock").map(text -> lockTemplate(s, text)), idleTimeout(s, timeout),
-        s.section("async").map(this::asyncPolicy), s.bool("allowEncodedSlash", false));
+        s.section("async").map(this::asyncPolicy), s.bool("allowEncodedSlash", false),
+        s.section("tls").map(ConfigLoader::upstreamTls));
     s.rejectUnknownKeys();
+    if (route.tls().isPresent() && !"https".equals(upstream.getScheme())) {
+      throw s.invalid("tls", "is for an https:// upstream; " + upstream + " is reached in plain HTTP");
+    }
     IdempotencyPolicy idempotency = route.idempotency();
     Duration longestAttempt = route.timeout().plus(idempotency.upstreamGrace());
     if (idempotency.enabled() && idempotency.ttl().compareTo(longestAttempt) < 0) {

@@ -13,7 +13,8 @@ import java.util.Set;
  * {@code idleTimeout}, an upstream that sends nothing for that long (once it has the whole request)
  * is taken for hung; with {@code async}, a client may ask for {@code 202 Accepted} and a status
  * monitor instead of waiting; with {@code allowEncodedSlash}, a {@code %2F} in a path is
- * forwarded as it is rather than refused.
+ * forwarded as it is rather than refused; with {@code tls}, an https upstream is verified and
+ * reached as it says.
  */
 public record RouteConfig(
     String prefix,
@@ -26,7 +27,16 @@ public record RouteConfig(
     Optional<LockTemplate> lock,
     Optional<Duration> idleTimeout,
     Optional<AsyncPolicy> async,
-    boolean allowEncodedSlash) {
+    boolean allowEncodedSlash,
+    Optional<UpstreamTls> tls) {
+
+  /** A route to its upstream over plain HTTP, or TLS as the JVM trusts it. */
+  public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,
+      EventsMode events, IdempotencyPolicy idempotency, Optional<LockTemplate> lock, Optional<Duration> idleTimeout,
+      Optional<AsyncPolicy> async, boolean allowEncodedSlash) {
+    this(prefix, upstream, methods, timeout, maxBody, events, idempotency, lock, idleTimeout, async, allowEncodedSlash,
+        Optional.empty());
+  }
 
   /** A route that refuses {@code %2F} in paths. */
   public RouteConfig(String prefix, URI upstream, Set<String> methods, Duration timeout, long maxBody,

@@ -1,6 +1,9 @@
 package io.unbroken.config;
 
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -169,6 +172,22 @@ final class Section {
             "'" + value + "' must be a URL with scheme " + String.join(" or ", schemes) + " and a host");
       }
       return uri;
+    });
+  }
+
+  /** A file the node reads, such as a PEM certificate: it must be readable now, so a typo fails the start. */
+  Optional<Path> readableFile(String name) {
+    return optionalString(name).map(text -> {
+      Path path;
+      try {
+        path = Path.of(text);
+      } catch (InvalidPathException e) {
+        throw invalid(name, "'" + text + "' is not a file path");
+      }
+      if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+        throw invalid(name, "'" + text + "' is not a readable file (looked at " + path.toAbsolutePath() + ")");
+      }
+      return path;
     });
   }
 

@@ -1,5 +1,6 @@
 package io.unbroken.config;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -58,9 +59,13 @@ public record UnbrokenConfig(
    * An HTTP listener; {@code instances} is how many gateway verticles (event loops) serve it. On a
    * graceful stop, in-flight requests have {@code drainTimeout} to finish before they are cancelled.
    */
-  public record Listener(String host, int port, int instances, Duration drainTimeout, Limits limits) {
+  public record Listener(String host, int port, int instances, Duration drainTimeout, Limits limits, Optional<Tls> tls) {
 
     public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+    public Listener(String host, int port, int instances, Duration drainTimeout, Limits limits) {
+      this(host, port, instances, drainTimeout, limits, Optional.empty());
+    }
 
     public Listener(String host, int port, int instances, Duration drainTimeout) {
       this(host, port, instances, drainTimeout, Limits.DEFAULTS);
@@ -84,7 +89,21 @@ public record UnbrokenConfig(
   }
 
   /** The admin listener; without a token only the health endpoints are served. */
-  public record Admin(String host, int port, Optional<String> token) {}
+  public record Admin(String host, int port, Optional<String> token, Optional<Tls> tls) {
+
+    public Admin(String host, int port, Optional<String> token) {
+      this(host, port, token, Optional.empty());
+    }
+  }
+
+  /**
+   * A listener's certificate chain and private key, PEM files. They are read again every
+   * {@code checkEvery} (zero: only on SIGHUP), and a changed pair serves new connections while
+   * open ones keep theirs.
+   */
+  public record Tls(Path cert, Path key, Duration checkEvery) {
+    public static final Duration DEFAULT_CHECK_EVERY = Duration.ofSeconds(10);
+  }
 
   /** Redis; {@code keyPrefix} starts every key so several deployments (or test runs) can share one server. */
   public record Redis(String url, String keyPrefix) {}

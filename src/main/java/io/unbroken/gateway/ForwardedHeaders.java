@@ -90,6 +90,8 @@ final class ForwardedHeaders {
     String host = from.get(HOST);
     if (host != null) {
       to.set(X_FORWARDED_HOST, host);
+    } else if (request.authority() != null) {
+      to.set(X_FORWARDED_HOST, request.authority().toString()); // HTTP/2 names it :authority, not Host
     }
     String clientRequestId = from.get(X_REQUEST_ID);
     if (clientRequestId != null && !from.contains(X_CORRELATION_ID)) {

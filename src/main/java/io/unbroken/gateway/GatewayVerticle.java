@@ -10,6 +10,7 @@ import io.unbroken.idempotency.IdempotencyKeys;
 import io.unbroken.idempotency.IdempotencyMetrics;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.locks.ResourceLocks;
+import io.unbroken.platform.ListenerTls;
 import io.unbroken.platform.RequestScope;
 import io.unbroken.saga.SagaClient;
 import io.unbroken.zombie.ClusterInflight;
@@ -54,6 +55,7 @@ public final class GatewayVerticle extends VerticleBase {
   private SagaExchange sagaExchange;
   private long sweepTimer;
   private HttpServer server;
+  private ListenerTls tls; // null on a plain listener
 
   public GatewayVerticle(UnbrokenConfig.Listener listener, List<RouteConfig> routes, Collaborators shared) {
     this.listener = listener;
@@ -83,11 +85,21 @@ public final class GatewayVerticle extends VerticleBase {
             .setMaxHeaderSize(listener.limits().maxHeaderSize())
             .setIdleTimeout((int) listener.limits().idleTimeout().toMillis())
             .setIdleTimeoutUnit(TimeUnit.MILLISECONDS);
+    if (listener.tls().isEmpty()) {
+      return serve(options).listen(listener.port(), listener.host());
+    }
+    return ListenerTls.read(vertx, listener.tls().get(), "server.tls").compose(read -> {
+      tls = read;
+      return tls.listen(serve(tls.secure(options)), listener.port(), listener.host());
+    });
+  }
+
+  private HttpServer serve(HttpServerOptions options) {
     server = vertx.createHttpServer(options)
         .connectionHandler(connection -> accept(connection, options))
         .invalidRequestHandler(this::refuseUndecodable)
         .requestHandler(this::handle);
-    return server.listen(listener.port(), listener.host());
+    return server;
   }
 
   private void accept(HttpConnection connection, HttpServerOptions options) {
@@ -118,7 +130,7 @@ public final class GatewayVerticle extends VerticleBase {
         .eventually(() -> {
           vertx.cancelTimer(cancelTimer);
           vertx.cancelTimer(sweepTimer);
-          return upstreams.close();
+          return Future.all(upstreams.close(), tls == null ? Future.succeededFuture() : tls.stop());
         });
   }
 

@@ -1,6 +1,7 @@
 package io.unbroken.gateway;
 
 import io.unbroken.config.RouteConfig;
+import io.unbroken.config.UpstreamTls;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
@@ -9,16 +10,21 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.core.net.SocketAddress;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One pooled keep-alive HTTP client per upstream origin, owned by one gateway verticle so its
- * connections stay on that verticle's event loop. Routes to the same origin share the pool.
+ * connections stay on that verticle's event loop. Routes to the same origin with the same TLS
+ * settings share the pool.
  */
 final class Upstreams {
 
@@ -31,7 +37,7 @@ final class Upstreams {
     Map<String, HttpClientAgent> byOrigin = new HashMap<>();
     for (RouteConfig route : routes) {
       URI upstream = route.upstream();
-      String origin = upstream.getScheme() + "://" + upstream.getHost() + ":" + port(upstream);
+      String origin = upstream.getScheme() + "://" + upstream.getHost() + ":" + port(upstream) + " " + route.tls();
       HttpClientAgent client = byOrigin.computeIfAbsent(origin, o -> {
         HttpClientAgent created = vertx.createHttpClient(options(upstream, route),
             new PoolOptions().setHttp1MaxSize(MAX_CONNECTIONS_PER_ORIGIN));
@@ -54,8 +60,14 @@ final class Upstreams {
   static RequestOptions requestOptions(RouteConfig route, HttpServerRequest request, RequestTarget target) {
     URI upstream = route.upstream();
     String basePath = upstream.getRawPath() == null || upstream.getRawPath().equals("/") ? "" : upstream.getRawPath();
-    return new RequestOptions().setMethod(request.method()).setURI(basePath + target.uri())
+    RequestOptions options = new RequestOptions().setMethod(request.method()).setURI(basePath + target.uri())
         .setHost(upstream.getHost()).setPort(port(upstream));
+    Optional<String> serverName = route.tls().flatMap(UpstreamTls::serverName);
+    if (serverName.isPresent()) {
+      // Connect where the URL says; verify, name (SNI) and address (Host) the service as serverName.
+      options.setServer(SocketAddress.inetSocketAddress(port(upstream), upstream.getHost())).setHost(serverName.get());
+    }
+    return options;
   }
 
   static int port(URI upstream) {
@@ -66,13 +78,21 @@ final class Upstreams {
   }
 
   private static HttpClientOptions options(URI upstream, RouteConfig route) {
-    return new HttpClientOptions()
+    HttpClientOptions options = new HttpClientOptions()
         .setDefaultHost(upstream.getHost())
         .setDefaultPort(port(upstream))
         .setSsl("https".equals(upstream.getScheme()))
+        .setVerifyHost(true)
+        .setForceSni(true)
         .setKeepAlive(true)
         .setPipelining(false)
         .setDecompressionSupported(false)
         .setConnectTimeout((int) Math.min(route.timeout().toMillis(), 10_000));
+    route.tls().ifPresent(tls -> {
+      tls.ca().ifPresent(ca -> options.setTrustOptions(new PemTrustOptions().addCertPath(ca.toString())));
+      tls.cert().ifPresent(cert -> options.setKeyCertOptions(
+          new PemKeyCertOptions().setCertPath(cert.toString()).setKeyPath(tls.key().orElseThrow().toString())));
+    });
+    return options;
   }
 }

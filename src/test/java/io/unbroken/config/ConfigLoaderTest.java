@@ -388,6 +388,56 @@ class ConfigLoaderTest {
   }
 
   @Nested
+  class Tls {
+
+    @Test
+    void listenersAndRoutesReadTheirPemFiles() throws IOException {
+      Path cert = Files.writeString(dir.resolve("cert.pem"), "cert");
+      Path key = Files.writeString(dir.resolve("key.pem"), "key");
+      UnbrokenConfig config = load("server: { tls: { cert: %s, key: %s } }\n".formatted(cert, key)
+          + "admin: { tls: { cert: %s, key: %s, checkEvery: 0s } }\n".formatted(cert, key) + """
+          routes:
+            - prefix: /api
+              upstream: https://10.0.0.5:8443
+              tls: { ca: %s, serverName: payments.internal, cert: %s, key: %s }
+          """.formatted(cert, cert, key));
+
+      assertThat(config.server().tls()).contains(
+          new UnbrokenConfig.Tls(cert, key, UnbrokenConfig.Tls.DEFAULT_CHECK_EVERY));
+      assertThat(config.admin().tls()).contains(new UnbrokenConfig.Tls(cert, key, Duration.ZERO));
+      assertThat(config.routes().get(0).tls()).contains(new UpstreamTls(Optional.of(cert),
+          Optional.of("payments.internal"), Optional.of(cert), Optional.of(key)));
+      assertThat(load(ONE_ROUTE).server().tls()).isEmpty();
+    }
+
+    @Test
+    void aMissingFileAHalfClientPairOrTlsForPlainHttpIsNamed() throws IOException {
+      Path cert = Files.writeString(dir.resolve("cert.pem"), "cert");
+      String file = fileName();
+
+      assertThat(failure("server: { tls: { cert: %s, key: /nowhere/key.pem } }\n".formatted(cert) + ONE_ROUTE))
+          .hasMessage(file + ":1: server.tls.key: '/nowhere/key.pem' is not a readable file (looked at"
+              + " /nowhere/key.pem)");
+      assertThat(failure("admin: { tls: { cert: %s } }\n".formatted(cert) + ONE_ROUTE))
+          .hasMessage(file + ":1: admin.tls.key: missing: the PEM private key of that certificate");
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: https://10.0.0.5:8443
+              tls: { cert: %s }
+          """.formatted(cert))).hasMessage(file + ":4: routes[0].tls.cert: a client certificate needs both cert and"
+          + " key (the key's PEM file and its certificate chain)");
+      assertThat(failure("""
+          routes:
+            - prefix: /api
+              upstream: http://10.0.0.5:8080
+              tls: { serverName: payments.internal }
+          """)).hasMessage(file + ":4: routes[0].tls: is for an https:// upstream; http://10.0.0.5:8080 is reached in"
+          + " plain HTTP");
+    }
+  }
+
+  @Nested
   class ClosedAdmin {
 
     @Test
@@ -533,7 +583,7 @@ class ConfigLoaderTest {
               retries: 3
           """))
           .hasMessage(file + ":4: routes[0].retries: unknown key (known here: allowEncodedSlash, async, events, idempotency, idleTimeout,"
-              + " lock, maxBody, methods, prefix, timeout, upstream)");
+              + " lock, maxBody, methods, prefix, timeout, tls, upstream)");
     }
 
     @Test

@@ -75,6 +75,12 @@ public final class NodeProcess implements AutoCloseable {
     return log().contains(" serving on ");
   }
 
+  /** Sends SIGHUP, as an operator does after renewing certificates. */
+  public void hangUp() throws IOException, InterruptedException {
+    Process hangUp = new ProcessBuilder("kill", "-HUP", Long.toString(process.pid())).inheritIO().start();
+    assertThat(hangUp.waitFor(10, TimeUnit.SECONDS) && hangUp.exitValue() == 0).as("kill -HUP %s", name).isTrue();
+  }
+
   /** Sends SIGKILL, as a crash would, and waits for the process to end. */
   public void kill() throws IOException, InterruptedException {
     Process kill = new ProcessBuilder("kill", "-9", Long.toString(process.pid())).inheritIO().start();
