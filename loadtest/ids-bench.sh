@@ -48,24 +48,13 @@ millions() { # number
 
 main() {
   local cp csv next issued refused hlc verdict
-  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-ids-bench.XXXXXX")
-  if [[ $KEEP_TMP == 1 ]]; then
-    log "results kept in $WORK_DIR"
-  else
-    trap 'rm -rf "$WORK_DIR"' EXIT
-  fi
+  make_work_dir ids-bench
   csv=$WORK_DIR/jmh.csv
 
-  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/META-INF/BenchmarkList" \
-    "no JMH benchmark list in target/test-classes: is jmh-generator-annprocess on the processor path?"
-  test_classpath "$WORK_DIR/classpath.txt"
-  cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
+  cp=$(jmh_classpath "$WORK_DIR")
 
   machine_load "start"
-  # An English locale keeps JMH's CSV numbers in the form the summary reads (1234.5, not 1234,5).
-  # shellcheck disable=SC2086
-  "$JAVA" -Duser.language=en -Duser.country=US -cp "$cp" org.openjdk.jmh.Main IdGenerationBenchmark $JMH_OPTIONS \
-    -rf csv -rff "$csv" "$@"
+  run_jmh "$cp" IdGenerationBenchmark "$csv" "$@"
 
   next=$(score "$csv" snowflakeNextId)
   issued=$(score "$csv" "snowflakeNextIdWithDefaultBound:issued")

@@ -39,6 +39,35 @@ test_classpath() { # output file
     die "could not resolve the test classpath"
 }
 
+# A fresh WORK_DIR for one run, removed on exit unless KEEP_TMP=1. Call it from the main shell.
+make_work_dir() { # name
+  WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-$1.XXXXXX")
+  if [[ ${KEEP_TMP:-0} == 1 ]]; then
+    log "results kept in $WORK_DIR"
+  else
+    trap 'rm -rf "$WORK_DIR"' EXIT
+  fi
+}
+
+# Runs the JMH benchmarks of one class with JMH_OPTIONS, results as CSV in CSV_FILE. An English
+# locale keeps the numbers in the form the summaries read (1234.5, not 1234,5).
+run_jmh() { # classpath benchmark-class csv-file [jmh options]
+  local cp=$1 benchmark=$2 csv=$3
+  shift 3
+  # shellcheck disable=SC2086 # JMH_OPTIONS is a list of options
+  "$JAVA" -Duser.language=en -Duser.country=US -cp "$cp" org.openjdk.jmh.Main "$benchmark" $JMH_OPTIONS \
+    -rf csv -rff "$csv" "$@"
+}
+
+# The classpath of the JMH benchmarks in the test tree, built first when stale; the dependency
+# list is written into WORKDIR.
+jmh_classpath() { # workdir
+  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/META-INF/BenchmarkList" \
+    "no JMH benchmark list in target/test-classes: is jmh-generator-annprocess on the processor path?"
+  test_classpath "$1/classpath.txt"
+  printf '%s' "$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$1/classpath.txt")"
+}
+
 # Stops a process: SIGTERM, up to 10 s to end, then SIGKILL; reaps it. Nothing when it is gone.
 stop_pid() { # pid
   local pid=$1 i

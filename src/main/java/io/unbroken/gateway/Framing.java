@@ -29,7 +29,11 @@ final class Framing {
 
   /** Why the request is refused before anything reads it: 400 misframed, or 431 too many header fields. */
   static Optional<Problem> problemWith(HttpServerRequest request, int maxHeaders, String requestId) {
-    return refusal(request, maxHeaders).map(refusal -> refusal.status() == 431
+    return problemWith(request.headers(), request.version(), maxHeaders, requestId);
+  }
+
+  static Optional<Problem> problemWith(MultiMap headers, HttpVersion version, int maxHeaders, String requestId) {
+    return refusal(headers, version, maxHeaders).map(refusal -> refusal.status() == 431
         ? Problem.of("too-many-headers", "Too many header fields", 431, refusal.why(), requestId)
         : Problem.of("request-misframed", "Request misframed", 400, refusal.why(), requestId));
   }
@@ -55,10 +59,9 @@ final class Framing {
     return Optional.of(new Refusal(400, why));
   }
 
-  private static Optional<Refusal> refusal(HttpServerRequest request, int maxHeaders) {
-    MultiMap headers = request.headers();
+  private static Optional<Refusal> refusal(MultiMap headers, HttpVersion version, int maxHeaders) {
     List<String> hosts = headers.getAll(HttpHeaders.HOST);
-    if (hosts.size() > 1 || hosts.isEmpty() && request.version() == HttpVersion.HTTP_1_1) {
+    if (hosts.size() > 1 || hosts.isEmpty() && version == HttpVersion.HTTP_1_1) {
       return misframed("an HTTP/1.1 request needs exactly one Host header (RFC 9112 section 3.2); it has "
           + hosts.size());
     }

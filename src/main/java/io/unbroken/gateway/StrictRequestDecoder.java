@@ -45,15 +45,15 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
   private final long headTimeoutNanos;
   private final Runnable onHeadTimeout;
   private ChannelHandlerContext context;
-  private ScheduledFuture<?> headDeadline;
+  private ScheduledFuture<?> headCheck;
   private boolean awaitingHead = true;
-  // Where the scan of the head being read stands; it may arrive in several reads.
-  private int headLinesRead;
-  private boolean atLineStart = true;
-  private boolean lineHasContent;
+  private long headStartedNanos = -1; // when the awaited head began, -1 while none is arriving
+  // Where the scan of the head being read stands; a head may arrive in several reads.
+  private boolean afterLineWithContent; // the last byte read ended a line that was not empty
+  private int openLineBytes; // bytes read of a line whose end has not arrived
   private String misframing;
 
-  private StrictRequestDecoder(HttpServerOptions options, Duration headTimeout, Runnable onHeadTimeout) {
+  StrictRequestDecoder(HttpServerOptions options, Duration headTimeout, Runnable onHeadTimeout) {
     super(options);
     this.headTimeoutNanos = headTimeout.toNanos();
     this.onHeadTimeout = onHeadTimeout;
@@ -72,12 +72,17 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
   public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
     super.handlerAdded(ctx);
     context = ctx;
-    armHeadDeadline();
+    if (headTimeoutNanos > 0) {
+      headStartedNanos = System.nanoTime();
+      checkHeadIn(headTimeoutNanos);
+    }
   }
 
   @Override
   protected void handlerRemoved0(ChannelHandlerContext ctx) throws Exception {
-    disarmHeadDeadline();
+    if (headCheck != null) {
+      headCheck.cancel(false);
+    }
     super.handlerRemoved0(ctx);
   }
 
@@ -88,8 +93,8 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
       noteEnds(out, 0);
       return;
     }
-    if (headDeadline == null && buffer.isReadable()) {
-      armHeadDeadline();
+    if (headStartedNanos < 0 && buffer.isReadable()) {
+      headStartedNanos = System.nanoTime();
     }
     int from = buffer.readerIndex();
     int decodedBefore = out.size();
@@ -105,21 +110,25 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
         new Misframed("both Content-Length and Transfer-Encoding: the body could be framed two ways")));
   }
 
+  /** Finds a line that starts with whitespace after a line with content: obs-fold, or a line hidden before the fields. */
   private void scanHead(ByteBuf buffer, int from, int to) {
-    for (int i = from; i < to && misframing == null; i++) {
-      byte b = buffer.getByte(i);
-      if (b == '\n') {
-        headLinesRead += lineHasContent ? 1 : 0;
-        atLineStart = true;
-        lineHasContent = false;
-      } else {
-        if (atLineStart && headLinesRead > 0 && (b == ' ' || b == '\t')) {
-          misframing = "a header line starts with whitespace (an obs-fold continuation, or a line before the first"
-              + " field), which parsers read differently";
-        }
-        atLineStart = false;
-        lineHasContent |= b != '\r';
+    int i = from;
+    while (i < to && misframing == null) {
+      byte first = buffer.getByte(i);
+      if (afterLineWithContent && (first == ' ' || first == '\t')) {
+        misframing = "a header line starts with whitespace (an obs-fold continuation, or a line before the first"
+            + " field), which parsers read differently";
       }
+      int lineEnd = buffer.indexOf(i, to, (byte) '\n');
+      if (lineEnd < 0) {
+        openLineBytes += to - i;
+        afterLineWithContent = false;
+        return;
+      }
+      // A line of CR alone is empty; leading empty lines before the request line are allowed.
+      afterLineWithContent = openLineBytes + lineEnd - i > 1;
+      openLineBytes = 0;
+      i = lineEnd + 1;
     }
   }
 
@@ -139,27 +148,26 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
     if (misframing != null && message.decoderResult().isSuccess()) {
       message.setDecoderResult(DecoderResult.failure(new Misframed(misframing)));
     }
-    disarmHeadDeadline();
     awaitingHead = false;
-    headLinesRead = 0;
-    atLineStart = true;
-    lineHasContent = false;
+    headStartedNanos = -1;
+    afterLineWithContent = false;
+    openLineBytes = 0;
     misframing = null;
   }
 
-  private void armHeadDeadline() {
-    if (headTimeoutNanos > 0 && context != null) {
-      headDeadline = context.executor().schedule(() -> {
+  /**
+   * One timer per connection, not one per request: it looks at the head being awaited when it
+   * fires, and comes back when that head's time would be up.
+   */
+  private void checkHeadIn(long nanos) {
+    headCheck = context.executor().schedule(() -> {
+      long waited = headStartedNanos < 0 ? 0 : System.nanoTime() - headStartedNanos;
+      if (waited >= headTimeoutNanos) {
         onHeadTimeout.run();
         context.close();
-      }, headTimeoutNanos, TimeUnit.NANOSECONDS);
-    }
-  }
-
-  private void disarmHeadDeadline() {
-    if (headDeadline != null) {
-      headDeadline.cancel(false);
-      headDeadline = null;
-    }
+      } else {
+        checkHeadIn(headTimeoutNanos - waited);
+      }
+    }, nanos, TimeUnit.NANOSECONDS);
   }
 }
