@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * before any handler sees the request, so the checks in {@link Framing} cannot see either; a
  * front proxy that reads the same bytes the other way is how a request is smuggled. Here both
  * mark the request as failed to decode, which the server hands to its invalid-request handler
- * (400, connection closed), and the head is read byte for byte for lines that start with
+ * (400, connection closed), and the raw head is read line by line for lines that start with
  * whitespace (RFC 9112 sections 2.2 and 5.2).
  *
  * <p>The head timeout runs from the connection's opening for its first request, and from the first
