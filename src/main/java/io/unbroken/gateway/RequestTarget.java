@@ -4,20 +4,25 @@ import io.vertx.core.http.HttpServerRequest;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Locale;
+import java.util.regex.Pattern;
 
 /**
  * The request's path as everything after the listener sees it: routing, locks, idempotency
  * scopes, records and the upstream. Dot segments are removed (RFC 3986 section 5.2.4), so
  * {@code /api/public/../internal} is routed, and forwarded, as {@code /internal}; an absolute-form
- * target keeps its path and query only. A dot segment written percent-encoded ({@code %2e%2e}) is
- * refused: an upstream that decodes before it resolves would climb where the route never looked.
- * So is {@code %2F} unless the route allows it ({@link #encodedSlash}).
+ * target keeps its path and query only. A dot segment that only an upstream would see is refused:
+ * written percent-encoded ({@code %2e%2e}), between encoded slashes ({@code ..%2F}) or with a path
+ * parameter ({@code ..;x}, which servlet containers drop), since an upstream that decodes or strips
+ * before it resolves would climb where the route never looked. So is {@code %2F} unless the route
+ * allows it ({@link #encodedSlash}).
  *
  * @param path the normalized path, still percent-encoded as the client sent it
  * @param uri the normalized path with the request's query, as forwarded
  * @param encodedSlash the path holds {@code %2F}
  */
 record RequestTarget(String path, String uri, boolean encodedSlash) {
+
+  private static final Pattern ANY_SLASH = Pattern.compile("/|%2[fF]");
 
   /** Why a request's target was refused, for a 400 problem. */
   static final class Refused extends Exception {
@@ -27,30 +32,47 @@ record RequestTarget(String path, String uri, boolean encodedSlash) {
   }
 
   static RequestTarget of(HttpServerRequest request) throws Refused {
-    String raw = request.path();
+    return of(request.path(), request.query(), request.uri());
+  }
+
+  /**
+   * @param raw the path as the listener parsed it from {@code uri}
+   * @param query the query as the listener parsed it from {@code uri}, or null
+   * @param uri the request target as received: origin-form or absolute-form
+   */
+  static RequestTarget of(String raw, String query, String uri) throws Refused {
     if (raw == null || !raw.startsWith("/")) {
       throw new Refused("the request target must be a path starting with /");
     }
-    String query = request.query();
     boolean percent = raw.indexOf('%') >= 0;
     if (!percent && !raw.contains("/.")) {
       // The common case: nothing to normalize, and the target forwarded exactly as received.
-      String uri = request.uri();
       return new RequestTarget(raw, uri.startsWith("/") ? uri : withQuery(raw, query), false);
     }
-    boolean encodedSlash = false;
-    if (percent) {
-      String lower = raw.toLowerCase(Locale.ROOT);
-      encodedSlash = lower.contains("%2f");
-      for (String segment : lower.split("/", -1)) {
-        String decoded = segment.replace("%2e", ".");
-        if (!decoded.equals(segment) && (decoded.equals(".") || decoded.equals(".."))) {
-          throw new Refused("the path holds a percent-encoded dot segment ('" + segment + "')");
-        }
+    String path = removeDotSegments(raw);
+    String hidden = hiddenDotSegment(path);
+    if (hidden != null) {
+      throw new Refused("the path holds a dot segment that only the upstream would resolve ('" + hidden
+          + "'): percent-encoded, after %2F or with a ;parameter");
+    }
+    return new RequestTarget(path, withQuery(path, query), percent && raw.toLowerCase(Locale.ROOT).contains("%2f"));
+  }
+
+  /**
+   * A piece of a path without literal dot segments that still reads as one to an upstream that
+   * decodes {@code %2E}, splits at {@code %2F} or drops a path parameter before it resolves; null
+   * if there is none.
+   */
+  private static String hiddenDotSegment(String path) {
+    for (String piece : ANY_SLASH.split(path, -1)) {
+      String decoded = piece.replace("%2e", ".").replace("%2E", ".");
+      int parameter = decoded.indexOf(';');
+      String read = parameter < 0 ? decoded : decoded.substring(0, parameter);
+      if (read.equals(".") || read.equals("..")) {
+        return piece;
       }
     }
-    String path = removeDotSegments(raw);
-    return new RequestTarget(path, withQuery(path, query), encodedSlash);
+    return null;
   }
 
   /** RFC 3986 section 5.2.4 for an absolute path: "." segments go, ".." removes the segment before it. */
