@@ -3,11 +3,20 @@ package io.unbroken.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 
+import io.unbroken.testing.Property;
+import io.unbroken.testing.Strings;
+import java.math.BigInteger;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class ByteSizesTest {
+
+  private static final Map<String, Long> UNITS = Map.of("B", 1L, "KiB", 1L << 10, "MiB", 1L << 20, "GiB", 1L << 30,
+      "KB", 1_000L, "MB", 1_000_000L, "GB", 1_000_000_000L);
 
   @ParameterizedTest
   @CsvSource({
@@ -41,5 +50,40 @@ class ByteSizesTest {
   void rejectsSizesThatDoNotFitALong(String text) {
     assertThatIllegalArgumentException().isThrownBy(() -> ByteSizes.parse(text))
         .withMessage("'" + text + "' is too large: at most 9223372036854775807B");
+  }
+
+  @Test
+  void anyTextIsASizeOrRefusedWithOneOfTheDocumentedSentences() {
+    Property.Inputs<String> near = Strings.edited(Property.oneOf(List.of("512B", "64KiB", "1MiB", "2GB", "10 MB",
+        "8589934591GiB")), "0123456789 \tBKMGikb.-+_x\u0660", 3);
+    Property.forAll(Property.mixOf(near, Strings.any(16))).shrinkingWith(Strings::shorter).shownAs(Strings::escaped)
+        .check("ByteSizes.parse(any text)", 20_000, text -> {
+          try {
+            assertThat(ByteSizes.parse(text)).isNotNegative();
+          } catch (IllegalArgumentException refused) {
+            assertThat(refused.getMessage()).isIn("'" + text + "' is not a size: write a whole number and a unit B,"
+                + " KiB, MiB, GiB, KB, MB or GB (e.g. 1MiB)", "'" + text + "' is too large: at most "
+                + Long.MAX_VALUE + "B");
+          }
+        });
+  }
+
+  @Test
+  void aWholeNumberAndAUnitIsThatManyBytesOrTooLarge() {
+    Property.Inputs<String> written = random -> {
+      long amount = random.nextBoolean() ? random.nextLong(100_000) : random.nextLong(1_000_000_000_000L);
+      String unit = List.copyOf(UNITS.keySet()).get(random.nextInt(UNITS.size()));
+      String space = random.nextInt(4) == 0 ? " " : "";
+      return space + amount + space + unit + space;
+    };
+    Property.forAll(written).shownAs(Strings::escaped).check("ByteSizes.parse(number and unit)", 20_000, text -> {
+      String[] parts = text.trim().split("(?<=\\d)\\s*(?=\\D)");
+      BigInteger bytes = new BigInteger(parts[0]).multiply(BigInteger.valueOf(UNITS.get(parts[1])));
+      if (bytes.bitLength() > 63) {
+        assertThatIllegalArgumentException().isThrownBy(() -> ByteSizes.parse(text)).withMessageContaining("too large");
+      } else {
+        assertThat(ByteSizes.parse(text)).isEqualTo(bytes.longValueExact());
+      }
+    });
   }
 }
