@@ -8,21 +8,30 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.composer.Composer;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.events.Event;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
 import org.yaml.snakeyaml.nodes.SequenceNode;
+import org.yaml.snakeyaml.parser.Parser;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.ReaderException;
+import org.yaml.snakeyaml.reader.StreamReader;
+import org.yaml.snakeyaml.resolver.Resolver;
 
 /**
  * Reads a YAML file into {@link ConfigNode}s, keeping each value's line. Scalars are kept as the
@@ -36,6 +45,8 @@ final class YamlSource {
 
   private final String fileName;
   private final Function<String, String> environment;
+  // The sections and lists being converted: an alias to one of them would hold itself.
+  private final Set<Node> enclosing = Collections.newSetFromMap(new IdentityHashMap<>());
 
   YamlSource(String fileName, Function<String, String> environment) {
     this.fileName = fileName;
@@ -44,7 +55,7 @@ final class YamlSource {
 
   ConfigNode.Mapping read(Path file) {
     try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      Node document = new Yaml(new LoaderOptions()).compose(reader);
+      Node document = compose(reader, file);
       if (document == null) {
         return ConfigNode.Mapping.empty(fileName + ":1");
       }
@@ -52,18 +63,51 @@ final class YamlSource {
         throw new ConfigException(origin(document) + ": the file must be a mapping of sections (server:, routes:, ...)");
       }
       return (ConfigNode.Mapping) convert(document, "", origin(document));
-    } catch (MarkedYAMLException e) {
-      int line = e.getProblemMark() == null ? 1 : e.getProblemMark().getLine() + 1;
-      throw new ConfigException(
-          fileName + ":" + line + ": not valid YAML: " + e.getProblem() + hint(file, line));
-    } catch (YAMLException e) {
-      throw new ConfigException(fileName + ": not valid YAML: " + e.getMessage());
     } catch (NoSuchFileException e) {
       throw new ConfigException(fileName + ": no such file");
     } catch (AccessDeniedException e) {
       throw new ConfigException(fileName + ": cannot be read: permission denied");
     } catch (IOException e) {
       throw new ConfigException(fileName + ": cannot be read: " + e.getMessage());
+    }
+  }
+
+  /** The file's one document, or null when it has none. */
+  private Node compose(Reader reader, Path file) {
+    LoaderOptions options = new LoaderOptions();
+    Parser parser = new ParserImpl(new StreamReader(reader), options);
+    try {
+      return new Composer(parser, new Resolver(), options).getSingleNode();
+    } catch (MarkedYAMLException e) {
+      int line = e.getProblemMark() == null ? 1 : e.getProblemMark().getLine() + 1;
+      throw new ConfigException(
+          fileName + ":" + line + ": not valid YAML: " + e.getProblem() + hint(file, line));
+    } catch (ReaderException e) {
+      // Refused while reading, before the parser has a mark to give; the position still has a line.
+      throw new ConfigException(String.format("%s:%d: not valid YAML: the character U+%04X is not allowed",
+          fileName, lineAt(file, e.getPosition()), e.getCodePoint()));
+    } catch (YAMLException e) {
+      // A limit (nesting depth, aliases) is refused without a mark: the line is where the parser stopped.
+      throw new ConfigException(fileName + ":" + lineWhereStopped(parser) + ": not valid YAML: " + e.getMessage());
+    }
+  }
+
+  private static int lineWhereStopped(Parser parser) {
+    try {
+      Event next = parser.peekEvent();
+      return next == null ? 1 : next.getStartMark().getLine() + 1;
+    } catch (YAMLException e) {
+      return 1;
+    }
+  }
+
+  /** The line of the file on which its {@code position}th code point stands. */
+  private static int lineAt(Path file, int position) {
+    try {
+      return 1 + (int) Files.readString(file, StandardCharsets.UTF_8).codePoints().limit(position)
+          .filter(c -> c == '\n').count();
+    } catch (IOException e) {
+      return 1;
     }
   }
 
@@ -90,14 +134,26 @@ final class YamlSource {
     if (node instanceof ScalarNode scalar) {
       return new ConfigNode.Scalar(interpolate(scalar.getValue()), origin(node));
     }
-    if (node instanceof SequenceNode sequence) {
-      List<ConfigNode> items = new ArrayList<>();
-      for (Node item : sequence.getValue()) {
-        items.add(convert(item, path + "[" + items.size() + "]", origin(item)));
-      }
-      return new ConfigNode.Sequence(items, origin);
+    if (!enclosing.add(node)) {
+      throw new ConfigException(origin, path, "an alias (*name) here stands for a section or list around it,"
+          + " which would hold itself without end");
     }
-    MappingNode mapping = (MappingNode) node;
+    ConfigNode converted = node instanceof SequenceNode sequence
+        ? sequence(sequence, path, origin)
+        : mapping((MappingNode) node, path, origin);
+    enclosing.remove(node);
+    return converted;
+  }
+
+  private ConfigNode.Sequence sequence(SequenceNode sequence, String path, String origin) {
+    List<ConfigNode> items = new ArrayList<>();
+    for (Node item : sequence.getValue()) {
+      items.add(convert(item, path + "[" + items.size() + "]", origin(item)));
+    }
+    return new ConfigNode.Sequence(items, origin);
+  }
+
+  private ConfigNode.Mapping mapping(MappingNode mapping, String path, String origin) {
     Map<String, ConfigNode> entries = new LinkedHashMap<>();
     for (NodeTuple tuple : mapping.getValue()) {
       if (!(tuple.getKeyNode() instanceof ScalarNode keyNode)) {

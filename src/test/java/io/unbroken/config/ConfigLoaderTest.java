@@ -1067,6 +1067,35 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aCharacterYamlDoesNotAllowAtItsLine() {
+      String file = fileName();
+
+      assertThat(failure(ONE_ROUTE + "server: { host: \u0007 }\n"))
+          .hasMessage(file + ":4: not valid YAML: the character U+0007 is not allowed");
+    }
+
+    @Test
+    void nestingDeeperThanTheParserAllowsAtItsLine() {
+      String file = fileName();
+
+      assertThat(failure(ONE_ROUTE + "server:\n  host: " + "[".repeat(60) + "]".repeat(60) + "\n"))
+          .hasMessage(file + ":5: not valid YAML: Nesting Depth exceeded max 50");
+    }
+
+    @Test
+    void anAliasToTheSectionAroundIt() {
+      String file = fileName();
+
+      assertThat(failure("""
+          server: &server
+            port: 8000
+            limits: *server
+          """ + ONE_ROUTE))
+          .hasMessage(file + ":3: server.limits: an alias (*name) here stands for a section or list around it, which"
+              + " would hold itself without end");
+    }
+
+    @Test
     void aBareVariableInsideBracesWithAHint() {
       String file = fileName();
 
