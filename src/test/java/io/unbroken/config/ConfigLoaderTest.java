@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ConfigLoaderTest {
 
   /** The example of DESIGN.md section 6, with the one value inside { } that must be quoted. */
-  private static final String DESIGN_EXAMPLE = """
+  static final String DESIGN_EXAMPLE = """
       server:   { host: 0.0.0.0, port: 8080 }
       admin:    { host: 0.0.0.0, port: 9090, token: "${UNBROKEN_ADMIN_TOKEN}" }
       redis:    { url: redis://127.0.0.1:6379 }                       # absent: embedded store
@@ -50,7 +50,7 @@ class ConfigLoaderTest {
       """;
 
   /** The smallest file the loader accepts: one route. */
-  private static final String ONE_ROUTE = """
+  static final String ONE_ROUTE = """
       routes:
         - prefix: /api
           upstream: http://127.0.0.1:8081
