@@ -127,6 +127,8 @@ final class ForwardedHeaders {
     for (String token : connection.split(",")) {
       tokens.add(token.trim());
     }
+    // The body goes on as it came, so its length does too: without it the next hop reads no body.
+    tokens.remove("Content-Length");
     return tokens;
   }
 

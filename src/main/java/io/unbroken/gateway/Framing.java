@@ -15,9 +15,9 @@ import java.util.Optional;
  * How a request is framed, checked once before anything else looks at it. Two parsers that frame
  * one byte stream differently are how a request is smuggled past a front proxy (CL.TE, TE.CL), so
  * whatever could be read two ways is refused and the connection closed (RFC 9112 section 6.1):
- * both Content-Length and Transfer-Encoding, a Transfer-Encoding other than {@code chunked}, a
- * repeated Content-Length, a missing or repeated Host (section 3.2), a header name that is not a
- * token (whitespace before the colon), and NUL, CR or LF inside a value; past
+ * both Content-Length and Transfer-Encoding, a Transfer-Encoding other than {@code chunked} or in
+ * an HTTP/1.0 request, a repeated Content-Length, a missing or repeated Host (section 3.2), a
+ * header name that is not a token (whitespace before the colon), and NUL, CR or LF inside a value; past
  * {@code server.limits.maxHeaders} fields, 431. What the decoder refuses, {@link #undecodable}
  * words: differing or malformed Content-Lengths, bare LF line ends, lines past the configured
  * limits, and what {@link StrictRequestDecoder} finds in the raw head (Content-Length beside
@@ -72,6 +72,9 @@ final class Framing {
       }
       if (codings.size() > 1 || !codings.get(0).trim().equalsIgnoreCase("chunked")) {
         return misframed("Transfer-Encoding must be chunked alone; it is '" + String.join(", ", codings) + "'");
+      }
+      if (version == HttpVersion.HTTP_1_0) {
+        return misframed("Transfer-Encoding in an HTTP/1.0 request (RFC 9112 section 6.1: its framing is faulty)");
       }
     } else if (headers.getAll(HttpHeaders.CONTENT_LENGTH).size() > 1) {
       return misframed("Content-Length is repeated");

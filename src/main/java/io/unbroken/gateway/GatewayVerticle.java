@@ -147,7 +147,10 @@ public final class GatewayVerticle extends VerticleBase {
   /** Nothing after a request that could be read two ways can be trusted to start where it seems to. */
   private void refuseAndClose(HttpServerRequest request, Problem problem) {
     request.response().putHeader(HttpHeaders.CONNECTION, "close");
-    problem.send(request.response()).onComplete(sent -> request.connection().close());
+    problem.send(request.response());
+    // Shut down now, not once the answer is written: from now on Vert.x drops a request pipelined
+    // behind this one (a chunked body's end, then GET ...), which it would otherwise read and handle.
+    request.connection().shutdown(UnreadBody.GRACE_MS, TimeUnit.MILLISECONDS);
     shared.metrics().request(null, problem.status(), Outcome.REJECTED);
   }
 

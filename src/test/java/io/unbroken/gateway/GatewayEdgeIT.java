@@ -138,7 +138,8 @@ class GatewayEdgeIT {
             + BODY_THEN_SMUGGLED,
         "GET /api/public/a HTTP/1.1\r\nHost: gw\r\nX-Folded: a\r\n b\r\n\r\n",
         "GET /api/public/a HTTP/1.1\r\nHost: gw\r\nX-Folded: a\r\n\tTransfer-Encoding: chunked\r\n\r\n",
-        "GET /api/public/a HTTP/1.1\r\n Host: hidden\r\nHost: gw\r\n\r\n");
+        "GET /api/public/a HTTP/1.1\r\n Host: hidden\r\nHost: gw\r\n\r\n",
+        "POST /api/public/a HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
     for (String request : misframed) {
       String answer = RawHttp.exchange(port, request);
 
@@ -148,6 +149,28 @@ class GatewayEdgeIT {
           .isEqualTo(1);
     }
     assertThat(upstream.received()).as("nothing forwarded").isEmpty();
+  }
+
+  @Test
+  void aRequestPipelinedBehindAMisframedOneIsNeverHandled() throws IOException {
+    for (int i = 0; i < 20; i++) {
+      String answer = RawHttp.exchange(port, "POST /api/public/a HTTP/1.1\r\nHost: gw\r\n"
+          + "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+          + "GET /api/public/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n");
+
+      assertThat(answer).startsWith("HTTP/1.1 400");
+      assertThat(STATUS_LINE.matcher(answer).results().count()).as("one answer").isEqualTo(1);
+    }
+    assertThat(upstream.received()).as("nothing forwarded").isEmpty();
+  }
+
+  @Test
+  void aConnectionHeaderCannotTakeTheBodysLengthOffTheRequest() throws IOException {
+    String answer = RawHttp.exchange(port, "POST /api/public/a HTTP/1.1\r\nHost: gw\r\n"
+        + "Connection: Content-Length, close\r\nContent-Length: 3\r\n\r\nabc");
+
+    assertThat(answer).startsWith("HTTP/1.1 200").endsWith("\r\n\r\nabc");
+    assertThat(upstream.last().headers.get("Content-Length")).isEqualTo("3");
   }
 
   @Test
