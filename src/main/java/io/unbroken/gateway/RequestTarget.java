@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * written percent-encoded ({@code %2e%2e}), between encoded slashes ({@code ..%2F}) or with a path
  * parameter ({@code ..;x}, which servlet containers drop), since an upstream that decodes or strips
  * before it resolves would climb where the route never looked. So is {@code %2F} unless the route
- * allows it ({@link #encodedSlash}).
+ * allows it ({@link #encodedSlash}), and a target holding a space or a control character.
  *
  * @param path the normalized path, still percent-encoded as the client sent it
  * @param uri the normalized path with the request's query, as forwarded
@@ -43,6 +43,11 @@ record RequestTarget(String path, String uri, boolean encodedSlash) {
   static RequestTarget of(String raw, String query, String uri) throws Refused {
     if (raw == null || !raw.startsWith("/")) {
       throw new Refused("the request target must be a path starting with /");
+    }
+    if (hasSpaceOrControl(uri)) {
+      // The parser takes the last space on the line as the end of the target; forwarded as it is,
+      // "GET /a b HTTP/1.1" is a request line another server may split differently.
+      throw new Refused("the request target holds a space or a control character");
     }
     boolean percent = raw.indexOf('%') >= 0;
     if (!percent && !raw.contains("/.")) {
@@ -94,6 +99,16 @@ record RequestTarget(String path, String uri, boolean encodedSlash) {
       }
     }
     return "/" + String.join("/", kept);
+  }
+
+  private static boolean hasSpaceOrControl(String uri) {
+    for (int i = 0; i < uri.length(); i++) {
+      char c = uri.charAt(i);
+      if (c <= ' ' || c == 0x7f) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String withQuery(String path, String query) {

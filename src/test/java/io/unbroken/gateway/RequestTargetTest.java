@@ -51,6 +51,15 @@ class RequestTargetTest {
   }
 
   @ParameterizedTest
+  @ValueSource(strings = {"/api/a b", "/api/a\tb", "/api/a\u0000b", "/api/a?x=\u007f", "/api/a?x=1 HTTP/1.1"})
+  void aTargetWithASpaceOrAControlCharacterIsRefused(String target) {
+    int query = target.indexOf('?');
+    String path = query < 0 ? target : target.substring(0, query);
+    assertThatThrownBy(() -> RequestTarget.of(path, query < 0 ? null : target.substring(query + 1), target))
+        .isInstanceOf(RequestTarget.Refused.class).hasMessageContaining("space or a control character");
+  }
+
+  @ParameterizedTest
   @CsvSource({
       "/a;b/c, /a;b/c, false",
       "/files/a%2Fb, /files/a%2Fb, true",
