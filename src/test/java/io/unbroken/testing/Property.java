@@ -68,11 +68,14 @@ public final class Property<T> {
     SplittableRandom random = new SplittableRandom(SEED ^ name.hashCode() * 0x9E3779B97F4A7C15L);
     for (int i = 0; i < tries; i++) {
       T input = inputs.next(random);
-      if (failure(check, input) != null) {
+      Throwable first = failure(check, input);
+      if (first != null) {
         T smallest = shrink(check, input);
-        Throwable failure = failure(check, smallest);
+        Throwable again = failure(check, smallest);
+        Throwable failure = again == null ? first : again;
         throw new AssertionError("property '" + name + "' fails on try " + (i + 1) + " of " + tries + " (seed " + SEED
-            + ", -Dproperty.seed to change it) for " + show.apply(smallest) + ": " + failure, failure);
+            + ", -Dproperty.seed to change it) for " + show.apply(smallest) + (again == null ? " (once: it passed when"
+            + " run again)" : "") + ": " + failure, failure);
       }
     }
     log.info("property '{}': {} inputs tried, seed {}", name, tries, SEED);
