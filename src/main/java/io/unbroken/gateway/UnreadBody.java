@@ -3,6 +3,7 @@ package io.unbroken.gateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A request answered before its body was read (413, 404, 405, a timeout mid-upload). The rest of
@@ -18,6 +19,9 @@ final class UnreadBody {
 
   static void discardThenClose(Vertx vertx, HttpServerRequest request) {
     request.response().putHeader(HttpHeaders.CONNECTION, "close");
+    // Shut down now: Vert.x then reads no request pipelined behind this one. Closing only once the
+    // body has been read lets it hand over the next request first.
+    request.connection().shutdown(GRACE_MS, TimeUnit.MILLISECONDS);
     if (request.isEnded()) {
       request.response().endHandler(written -> request.connection().close());
       return;

@@ -165,6 +165,18 @@ class GatewayEdgeIT {
   }
 
   @Test
+  void aRequestPipelinedBehindOneRefusedWithItsBodyUnreadIsNeverHandled() throws IOException {
+    for (int i = 0; i < 50; i++) {
+      String answer = RawHttp.exchange(port, "POST /nowhere HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n"
+          + "\r\n3\r\nabc\r\n0\r\n\r\nGET /api/public/pipelined HTTP/1.1\r\nHost: gw\r\n\r\n");
+
+      assertThat(answer).startsWith("HTTP/1.1 404");
+      assertThat(STATUS_LINE.matcher(answer).results().count()).as("one answer").isEqualTo(1);
+    }
+    assertThat(upstream.received()).as("nothing forwarded").isEmpty();
+  }
+
+  @Test
   void aConnectionHeaderCannotTakeTheBodysLengthOffTheRequest() throws IOException {
     String answer = RawHttp.exchange(port, "POST /api/public/a HTTP/1.1\r\nHost: gw\r\n"
         + "Connection: Content-Length, close\r\nContent-Length: 3\r\n\r\nabc");
