@@ -59,6 +59,8 @@ class EdgeFuzzIT {
    * connection before the node sees the request, so that 5xx is the HTTP library's, and nothing is forwarded.
    */
   private static final Pattern UNKNOWN_VERSION = Pattern.compile("\\A(?:\r\n)*\\S+ \\S+ (?!HTTP/1\\.[01]\r)");
+  /** A header name that Vert.x takes for Content-Length or Content-Type ({@link Gap#HEADER_NAME_MISREAD}). */
+  private static final Pattern MISREAD_NAME = Pattern.compile("(?m)^[Cc]ontent-(?:[^Ll:\r\n]ength|[^Tt:\r\n]ype):");
   private static final Pattern STATUS_LINE = Pattern.compile("(?m)^HTTP/1\\.[01] (\\d{3}) ");
   private static final String FRAMING_BYTES = " \t\r\n:;,0123456789abcdefx+-\"\u0000\u000b";
   private static final List<String> EXTRA_HEADERS = List.of("Content-Length: 0", "Content-Length: 5",
@@ -132,6 +134,12 @@ class EdgeFuzzIT {
     assertThat(violations(Gap.CONTENT_LENGTH_REPEATED_IN_HTTP_1_0)).isEmpty();
   }
 
+  @Test
+  @Tag("framing-gap")
+  void aHeaderNameOneByteOffContentLengthIsNotReadAsIt() {
+    assertThat(violations(Gap.HEADER_NAME_MISREAD)).isEmpty();
+  }
+
   /**
    * Well-formed requests after one to three edits where framing is decided. An input whose strict
    * reading stops at a rule the node does not enforce yet (see {@link Gap}) is not held against it
@@ -146,7 +154,7 @@ class EdgeFuzzIT {
           if (violations.isEmpty()) {
             return;
           }
-          if (gapOf(StrictHttp.readAll(bytes(input))) != Gap.NONE) {
+          if (gapOf(input, StrictHttp.readAll(bytes(input))) != Gap.NONE) {
             gaps.add(Strings.escaped(input));
             return;
           }
@@ -276,7 +284,10 @@ class EdgeFuzzIT {
     }
   }
 
-  private static Gap gapOf(StrictHttp.Reading reading) {
+  private static Gap gapOf(String input, StrictHttp.Reading reading) {
+    if (MISREAD_NAME.matcher(input).find()) {
+      return Gap.HEADER_NAME_MISREAD;
+    }
     if (reading.ending() != StrictHttp.Ending.MISFRAMED) {
       return Gap.NONE;
     }

@@ -22,7 +22,12 @@ final class EdgeVectors {
     /** Netty skips whitespace before a chunk size and ends it at whitespace after; RFC 9112 allows hex digits only. */
     CHUNK_SIZE_WHITESPACE,
     /** Netty keeps the first of several Content-Length fields in an HTTP/1.0 request, and drops the others. */
-    CONTENT_LENGTH_REPEATED_IN_HTTP_1_0
+    CONTENT_LENGTH_REPEATED_IN_HTTP_1_0,
+    /**
+     * Vert.x 5.0.7 reads a 14-byte header name C?ontent-?ength as Content-Length and a 12-byte C?ontent-?ype as
+     * Content-Type whatever its ninth byte (VertxHttpRequestDecoder.splitHeaderName compares the others only).
+     */
+    HEADER_NAME_MISREAD
   }
 
   record Vector(String name, String bytes, Gap gap) {}
@@ -76,6 +81,10 @@ final class EdgeVectors {
         gap("Content-Length twice in a kept-alive HTTP/1.0 request", "POST /api/a HTTP/1.0\r\nHost: gw\r\n"
             + "Connection: keep-alive\r\nContent-Length: 3\r\nContent-Length: 0\r\n\r\nabc",
             Gap.CONTENT_LENGTH_REPEATED_IN_HTTP_1_0),
+        gap("Content-Xength read as Content-Length", "GET /api/a HTTP/1.1\r\nHost: gw\r\nContent-Xength: 46\r\n"
+            + "\r\nGET /api/smuggled HTTP/1.1\r\nHost: gw\r\nX: 1\r\n\r\n", Gap.HEADER_NAME_MISREAD),
+        gap("Content-\"ength is not a token, and read as Content-Length", post + "Content-\"ength: 3\r\n\r\nabc",
+            Gap.HEADER_NAME_MISREAD),
         vector("Content-Length with trailing space", post + "Content-Length: 3 \r\n\r\nabc"),
         vector("Content-Length -1", post + "Content-Length: -1\r\n\r\nabc"),
         vector("Content-Length past a long", post + "Content-Length: 99999999999999999999\r\n\r\nabc"),
