@@ -1,11 +1,14 @@
 package io.unbroken.gateway;
 
+import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
+
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerOptions;
@@ -16,15 +19,16 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Vert.x's HTTP/1 request decoder, made to refuse the two readings Netty settles silently, and to
+ * Vert.x's HTTP/1 request decoder, made to refuse what it and Netty would settle silently, and to
  * bound how long a client may take to send a request's head.
  *
- * <p>Netty drops Content-Length when Transfer-Encoding is also present and joins obs-folded lines
- * before any handler sees the request, so the checks in {@link Framing} cannot see either; a
- * front proxy that reads the same bytes the other way is how a request is smuggled. Here both
- * mark the request as failed to decode, which the server hands to its invalid-request handler
- * (400, connection closed), and the raw head is read line by line for lines that start with
- * whitespace (RFC 9112 sections 2.2 and 5.2).
+ * <p>Before any handler sees a request, Netty drops Content-Length when Transfer-Encoding is also
+ * present, joins obs-folded lines and keeps the first of several Content-Lengths in HTTP/1.0, and
+ * Vert.x reads a name one byte off Content-Length as Content-Length; the checks in {@link Framing}
+ * cannot see any of it, and a front proxy that reads the same bytes the other way is how a request
+ * is smuggled. Here each marks the request as failed to decode, which the server hands to its
+ * invalid-request handler (400, connection closed); the raw head is read line by line for lines
+ * that start with whitespace (RFC 9112 sections 2.2 and 5.2).
  *
  * <p>The head timeout runs from the connection's opening for its first request, and from the first
  * byte of each later one; the wait between requests belongs to the idle timeout, and the time a
@@ -51,6 +55,7 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
   // Where the scan of the head being read stands; a head may arrive in several reads.
   private boolean afterLineWithContent; // the last byte read ended a line that was not empty
   private int openLineBytes; // bytes read of a line whose end has not arrived
+  private int contentLengths;
   private String misframing;
 
   StrictRequestDecoder(HttpServerOptions options, Duration headTimeout, Runnable onHeadTimeout) {
@@ -103,6 +108,34 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
     noteEnds(out, decodedBefore);
   }
 
+  /**
+   * Vert.x recognises the commonest names by a few of their bytes, so {@code Content-Xength} would
+   * pass for Content-Length (a request smuggled in a body only Unbroken thinks it has); a name is
+   * what its bytes say. Content-Lengths are counted here, as Netty keeps only the first of several
+   * in an HTTP/1.0 request.
+   */
+  @Override
+  protected AsciiString splitHeaderName(byte[] bytes, int start, int length) {
+    AsciiString name = super.splitHeaderName(bytes, start, length);
+    if (!spells(name, bytes, start, length)) {
+      name = new AsciiString(bytes, start, length, true);
+    }
+    if (awaitingHead && length == CONTENT_LENGTH.length() && CONTENT_LENGTH.contentEqualsIgnoreCase(name)
+        && ++contentLengths > 1) {
+      misframing = "Content-Length is repeated";
+    }
+    return name;
+  }
+
+  private static boolean spells(AsciiString name, byte[] bytes, int start, int length) {
+    for (int i = 0; i < length; i++) {
+      if (AsciiString.toLowerCase((char) bytes[start + i]) != AsciiString.toLowerCase((char) name.byteAt(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Keeps Content-Length, and fails the request, rather than letting Transfer-Encoding win quietly. */
   @Override
   protected void handleTransferEncodingChunkedWithContentLength(HttpMessage message) {
@@ -152,6 +185,7 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
     headStartedNanos = -1;
     afterLineWithContent = false;
     openLineBytes = 0;
+    contentLengths = 0;
     misframing = null;
   }
 
