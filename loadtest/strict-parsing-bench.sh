@@ -10,7 +10,7 @@
 # The summary prints the first as a share of the second; the target is under 2 %.
 #
 # Usage: loadtest/strict-parsing-bench.sh      (after mvn package: bench.sh runs target/unbroken.jar)
-#   JMH_OPTIONS [-f 1 -wi 3 -w 2s -i 5 -r 2s]   the JMH run shape
+#   JMH_OPTIONS [-f 3 -wi 4 -w 1s -i 6 -r 1s]   the JMH run shape (three forks: one is noisy)
 #   BENCH_ENV   [WARMUP=15 DURATION=5 PAIRS=1]  settings for the loadtest/bench.sh pass
 #   MVN_FLAGS="-o", JAVA=..., KEEP_TMP=1 as in the other benchmarks
 set -euo pipefail
@@ -22,7 +22,7 @@ MVN=${MVN:-mvn}
 MVN_FLAGS=${MVN_FLAGS:-}
 JAVA=${JAVA:-java}
 KEEP_TMP=${KEEP_TMP:-0}
-JMH_OPTIONS=${JMH_OPTIONS:--f 1 -wi 3 -w 2s -i 5 -r 2s}
+JMH_OPTIONS=${JMH_OPTIONS:--f 3 -wi 4 -w 1s -i 6 -r 1s}
 BENCH_ENV=${BENCH_ENV:-WARMUP=15 DURATION=5 PAIRS=1}
 TARGET_PERCENT=2
 WORK_DIR=""

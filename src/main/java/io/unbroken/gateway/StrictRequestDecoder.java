@@ -117,7 +117,7 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
   @Override
   protected AsciiString splitHeaderName(byte[] bytes, int start, int length) {
     AsciiString name = super.splitHeaderName(bytes, start, length);
-    if (!spells(name, bytes, start, length)) {
+    if (recognisedByVertx(length) && !spells(name, bytes, start, length)) {
       name = new AsciiString(bytes, start, length, true);
     }
     if (awaitingHead && length == CONTENT_LENGTH.length() && CONTENT_LENGTH.contentEqualsIgnoreCase(name)
@@ -127,13 +127,25 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
     return name;
   }
 
+  /** The lengths of Host, Accept, Connection, Content-Type and Content-Length; other names are built from every byte. */
+  private static boolean recognisedByVertx(int length) {
+    return switch (length) {
+      case 4, 6, 10, 12, 14 -> true;
+      default -> false;
+    };
+  }
+
   private static boolean spells(AsciiString name, byte[] bytes, int start, int length) {
     for (int i = 0; i < length; i++) {
-      if (AsciiString.toLowerCase((char) bytes[start + i]) != AsciiString.toLowerCase((char) name.byteAt(i))) {
+      if (lowerCase(bytes[start + i]) != lowerCase(name.byteAt(i))) {
         return false;
       }
     }
     return true;
+  }
+
+  private static int lowerCase(byte b) {
+    return b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b;
   }
 
   /** Keeps Content-Length, and fails the request, rather than letting Transfer-Encoding win quietly. */
@@ -143,7 +155,7 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
         new Misframed("both Content-Length and Transfer-Encoding: the body could be framed two ways")));
   }
 
-  /** Finds a line that starts with whitespace after a line with content: obs-fold, or a line hidden before the fields. */
+  /** Finds a line starting with whitespace after a line with content: obs-fold, or a line hidden before the fields. */
   private void scanHead(ByteBuf buffer, int from, int to) {
     int i = from;
     while (i < to && misframing == null) {
