@@ -3,12 +3,16 @@ package io.unbroken.gateway;
 import static io.netty.handler.codec.http.HttpHeaderNames.CONTENT_LENGTH;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServerOptions;
@@ -57,6 +61,9 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
   private int openLineBytes; // bytes read of a line whose end has not arrived
   private int contentLengths;
   private String misframing;
+  private final ChunkFraming chunks = new ChunkFraming();
+  private boolean followingChunks; // reading a chunked body
+  private boolean discarding; // a body was refused: nothing more is read from this connection
 
   StrictRequestDecoder(HttpServerOptions options, Duration headTimeout, Runnable onHeadTimeout) {
     super(options);
@@ -93,9 +100,19 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
 
   @Override
   protected void decode(ChannelHandlerContext ctx, ByteBuf buffer, List<Object> out) throws Exception {
+    if (discarding) {
+      buffer.skipBytes(buffer.readableBytes());
+      return;
+    }
     if (!awaitingHead) {
+      int from = buffer.readerIndex();
+      int decodedBefore = out.size();
       super.decode(ctx, buffer, out);
-      noteEnds(out, 0);
+      String refused = followingChunks ? chunks.follow(buffer, from, buffer.readerIndex()) : null;
+      if (refused != null) {
+        refuseBody(buffer, out, decodedBefore, refused);
+      }
+      noteEnds(out, decodedBefore);
       return;
     }
     if (headStartedNanos < 0 && buffer.isReadable()) {
@@ -193,12 +210,29 @@ final class StrictRequestDecoder extends VertxHttpRequestDecoder {
     if (misframing != null && message.decoderResult().isSuccess()) {
       message.setDecoderResult(DecoderResult.failure(new Misframed(misframing)));
     }
+    followingChunks = message.decoderResult().isSuccess() && HttpUtil.isTransferEncodingChunked(message);
+    chunks.reset();
     awaitingHead = false;
     headStartedNanos = -1;
     afterLineWithContent = false;
     openLineBytes = 0;
     contentLengths = 0;
     misframing = null;
+  }
+
+  /**
+   * Fails the body instead of passing on what was decoded from it; the server then closes the
+   * connection, and the exchange ends without its upstream getting a whole request.
+   */
+  private void refuseBody(ByteBuf buffer, List<Object> out, int decodedFrom, String why) {
+    while (out.size() > decodedFrom) {
+      ReferenceCountUtil.release(out.remove(out.size() - 1));
+    }
+    LastHttpContent refused = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
+    refused.setDecoderResult(DecoderResult.failure(new Misframed(why)));
+    out.add(refused);
+    buffer.skipBytes(buffer.readableBytes());
+    discarding = true;
   }
 
   /**

@@ -14,8 +14,7 @@ final class EdgeVectors {
 
   /**
    * A rule Netty or Vert.x would settle silently before the gateway's handlers see the request, so
-   * only the strict decoder can enforce it; each group has a test of its own. All but
-   * {@link #CHUNK_SIZE_WHITESPACE} are enforced.
+   * only the strict decoder enforces it; each group has a test of its own.
    */
   enum Gap {
     NONE,
