@@ -5,8 +5,9 @@ import io.netty.buffer.ByteBuf;
 /**
  * A chunked body's framing (RFC 9112 section 7.1), followed over the bytes the decoder consumed,
  * for the one thing Netty reads leniently: whitespace before or after a chunk size, which it trims
- * and another parser may take for no size at all. Whitespace is allowed only before a chunk
- * extension's {@code ;}. Anything else malformed Netty refuses itself.
+ * and another parser may take for no size at all, and a CR not followed by LF, where Netty stops
+ * reading the size. Whitespace is allowed only before a chunk extension's {@code ;}. Anything else
+ * malformed Netty refuses itself.
  */
 final class ChunkFraming {
 
@@ -17,6 +18,7 @@ final class ChunkFraming {
   private boolean sizeStarted;
   private boolean whitespaceAfterSize;
   private boolean trailerLineEmpty = true;
+  private boolean afterCr;
 
   /** Starts over for the next chunked body. */
   void reset() {
@@ -25,6 +27,7 @@ final class ChunkFraming {
     sizeStarted = false;
     whitespaceAfterSize = false;
     trailerLineEmpty = true;
+    afterCr = false;
   }
 
   /** Follows the bytes {@code [from, to)} of the body; why its framing is refused, or null. */
@@ -47,6 +50,10 @@ final class ChunkFraming {
   }
 
   private String read(byte b) {
+    if (afterCr && b != '\n') {
+      return "a CR not followed by LF in a chunk's framing, where parsers stop reading differently";
+    }
+    afterCr = b == '\r';
     switch (part) {
       case SIZE -> {
         return sizeByte(b);
@@ -93,7 +100,7 @@ final class ChunkFraming {
       return null;
     }
     if (b == '\r') {
-      return null;
+      return null; // read() has made sure LF comes next
     }
     if (b == '\n' && sizeStarted && !whitespaceAfterSize) {
       return sizeLineEnded();

@@ -1,5 +1,6 @@
 package io.unbroken.gateway;
 
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.RouteConfig;
 import io.unbroken.config.SagaConfig;
@@ -24,6 +25,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -122,6 +124,9 @@ public final class GatewayVerticle extends VerticleBase {
   public Future<?> stop() {
     long drainMs = listener.drainTimeout().toMillis();
     long closeMs = drainMs + CANCELLED_SETTLE_MS;
+    if (tls != null) {
+      tls.stop(); // a reload on a server being drained would find it no longer listening
+    }
     long cancelTimer = vertx.setTimer(Math.max(1, drainMs),
         t -> shared.inflight().cancelAll(InflightRegistry.CancelledBy.SHUTDOWN));
     return server.shutdown(closeMs, TimeUnit.MILLISECONDS)
@@ -130,12 +135,15 @@ public final class GatewayVerticle extends VerticleBase {
         .eventually(() -> {
           vertx.cancelTimer(cancelTimer);
           vertx.cancelTimer(sweepTimer);
-          return Future.all(upstreams.close(), tls == null ? Future.succeededFuture() : tls.stop());
+          return upstreams.close();
         });
   }
 
   /** A request the decoder could not read, or refused to: answered as a problem, and its connection closed. */
   private void refuseUndecodable(HttpServerRequest request) {
+    if (request.decoderResult().cause() instanceof PrematureChannelClosureException) {
+      return; // the client left mid-head (or its head timed out): nobody to answer
+    }
     long id = shared.ids().nextId();
     String requestId = id == SnowflakeIds.UNAVAILABLE ? null : Long.toString(id);
     if (requestId != null) {
@@ -146,12 +154,16 @@ public final class GatewayVerticle extends VerticleBase {
 
   /** Nothing after a request that could be read two ways can be trusted to start where it seems to. */
   private void refuseAndClose(HttpServerRequest request, Problem problem) {
+    shared.metrics().request(null, problem.status(), Outcome.REJECTED);
+    if (request.version() == HttpVersion.HTTP_2) {
+      problem.send(request.response()); // its own stream: the requests beside it are framed apart
+      return;
+    }
     request.response().putHeader(HttpHeaders.CONNECTION, "close");
     problem.send(request.response());
     // Shut down now, not once the answer is written: from now on Vert.x drops a request pipelined
     // behind this one (a chunked body's end, then GET ...), which it would otherwise read and handle.
     request.connection().shutdown(UnreadBody.GRACE_MS, TimeUnit.MILLISECONDS);
-    shared.metrics().request(null, problem.status(), Outcome.REJECTED);
   }
 
   private void handle(HttpServerRequest request) {

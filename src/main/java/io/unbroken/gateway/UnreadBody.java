@@ -3,6 +3,7 @@ package io.unbroken.gateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,6 +19,13 @@ final class UnreadBody {
   private UnreadBody() {}
 
   static void discardThenClose(Vertx vertx, HttpServerRequest request) {
+    if (request.version() == HttpVersion.HTTP_2) {
+      // A stream of its own: the requests beside it are framed apart, so the connection stays.
+      request.handler(chunk -> { });
+      request.exceptionHandler(failure -> { });
+      request.resume();
+      return;
+    }
     request.response().putHeader(HttpHeaders.CONNECTION, "close");
     // Shut down now: Vert.x then reads no request pipelined behind this one. Closing only once the
     // body has been read lets it hand over the next request first.

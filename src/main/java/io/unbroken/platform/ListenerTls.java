@@ -64,8 +64,9 @@ public final class ListenerTls {
   public Future<HttpServer> listen(HttpServer server, int port, String host) {
     this.server = server;
     return server.listen(port, host)
-        .recover(failed -> Future.failedFuture(new StartupFailure(listenerName + ": " + tls.cert() + " and "
-            + tls.key() + " are not a PEM certificate chain and its private key: " + failed.getMessage())))
+        .recover(failed -> Future.failedFuture(new StartupFailure(listenerName + ": cannot listen on " + host + ":"
+            + port + " with the certificate in " + tls.cert() + " and the key in " + tls.key() + ": "
+            + failed.getMessage())))
         .onSuccess(listening -> {
           if (!tls.checkEvery().isZero()) {
             checkTimer = vertx.setPeriodic(tls.checkEvery().toMillis(), t -> reload());

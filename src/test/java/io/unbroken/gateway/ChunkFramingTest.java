@@ -30,6 +30,8 @@ class ChunkFramingTest {
     assertThat(refusal("3\r\nabc\r\n0 \r\n\r\n")).as("the last chunk too").contains("followed by whitespace");
     assertThat(refusal("3 4\r\nabc\r\n")).contains("followed by whitespace");
     assertThat(refusal("x\r\n")).contains("not a hex digit");
+    assertThat(refusal("1\r2\r\nA\r\n5 \r\n")).as("Netty reads size 1 here").contains("a CR not followed by LF");
+    assertThat(refusal("3\r\nabc\r\n0\r\nX: a\rb\r\n\r\n")).as("in a trailer").contains("a CR not followed by LF");
   }
 
   @Test

@@ -15,6 +15,7 @@ import io.unbroken.testing.TestCertificates;
 import io.unbroken.testing.TestNodes;
 import io.unbroken.testing.TestUpstream;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
@@ -108,6 +109,17 @@ class TlsIT {
     assertThat(upstream.received()).hasSize(2);
 
     assertThat(get(client(HttpVersion.HTTP_1_1), config.admin().port(), "/health/live").status()).isEqualTo(200);
+
+    HttpClientAgent shared = client(HttpVersion.HTTP_2);
+    Answer before = get(shared, config.server().port(), "/api/one");
+    int refused = Await.result(shared.request(HttpMethod.POST, config.server().port(), "127.0.0.1", "/nowhere")
+        .compose(request -> request.send(Buffer.buffer("x".repeat(4096))))
+        .compose(response -> response.body().map(body -> response.statusCode())));
+    assertThat(refused).isEqualTo(404);
+    Answer after = get(shared, config.server().port(), "/api/two");
+    assertThat(after.status()).isEqualTo(200);
+    assertThat(after.connection()).as("a refused stream leaves the other streams' connection open")
+        .isSameAs(before.connection());
   }
 
   @Test
