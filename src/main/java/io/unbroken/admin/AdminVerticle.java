@@ -73,7 +73,7 @@ public final class AdminVerticle extends VerticleBase {
       server = vertx.createHttpServer().requestHandler(router);
       return server.listen(config.port(), config.host());
     }
-    return ListenerTls.read(vertx, config.tls().get(), "admin.tls").compose(read -> {
+    return ListenerTls.read(vertx, config.tls().get(), "admin.tls", false).compose(read -> {
       tls = read;
       server = vertx.createHttpServer(tls.secure(new HttpServerOptions())).requestHandler(router);
       return tls.listen(server, config.port(), config.host());

@@ -90,7 +90,10 @@ public final class GatewayVerticle extends VerticleBase {
     if (listener.tls().isEmpty()) {
       return serve(options).listen(listener.port(), listener.host());
     }
-    return ListenerTls.read(vertx, listener.tls().get(), "server.tls").compose(read -> {
+    // The head timeout and the connection count see HTTP/1 heads; an HTTP/2 connection is bounded
+    // by the idle timeout alone, so HTTP/2 is offered only where there is one.
+    boolean http2 = !listener.limits().idleTimeout().isZero();
+    return ListenerTls.read(vertx, listener.tls().get(), "server.tls", http2).compose(read -> {
       tls = read;
       return tls.listen(serve(tls.secure(options)), listener.port(), listener.host());
     });

@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * {@code checkEvery} and whenever the node is told to ({@link #RELOAD_ADDRESS}, on SIGHUP). A pair
  * that changed goes to the server, which uses it for new handshakes while open connections keep
  * theirs; a pair that does not load (a file half-written by a renewal) is logged and the old one
- * kept until the next try. HTTP/2 is offered through ALPN beside HTTP/1.1.
+ * kept until the next try. HTTP/2 is offered through ALPN beside HTTP/1.1 where the listener asks.
  */
 public final class ListenerTls {
 
@@ -35,29 +35,34 @@ public final class ListenerTls {
   private final Vertx vertx;
   private final UnbrokenConfig.Tls tls;
   private final String listenerName;
+  private final boolean http2;
   private Pair current;
   private HttpServer server;
   private long checkTimer = -1;
   private MessageConsumer<Void> reloads;
 
-  private ListenerTls(Vertx vertx, UnbrokenConfig.Tls tls, String listenerName) {
+  private ListenerTls(Vertx vertx, UnbrokenConfig.Tls tls, String listenerName, boolean http2) {
     this.vertx = vertx;
     this.tls = tls;
     this.listenerName = listenerName;
+    this.http2 = http2;
   }
 
-  /** Reads the listener's certificate and key; {@code listenerName} (e.g. {@code server.tls}) names it in failures. */
-  public static Future<ListenerTls> read(Vertx vertx, UnbrokenConfig.Tls tls, String listenerName) {
-    ListenerTls listenerTls = new ListenerTls(vertx, tls, listenerName);
+  /**
+   * Reads the listener's certificate and key; {@code listenerName} (e.g. {@code server.tls}) names
+   * it in failures, and {@code http2} says whether clients may choose HTTP/2.
+   */
+  public static Future<ListenerTls> read(Vertx vertx, UnbrokenConfig.Tls tls, String listenerName, boolean http2) {
+    ListenerTls listenerTls = new ListenerTls(vertx, tls, listenerName, http2);
     return listenerTls.readPair().map(pair -> {
       listenerTls.current = pair;
       return listenerTls;
     });
   }
 
-  /** The options of a server that speaks TLS with the certificate read, and HTTP/2 to clients that offer it. */
+  /** The options of a server that speaks TLS with the certificate read. */
   public HttpServerOptions secure(HttpServerOptions options) {
-    return options.setSsl(true).setUseAlpn(true).setKeyCertOptions(current.options());
+    return options.setSsl(true).setUseAlpn(http2).setKeyCertOptions(current.options());
   }
 
   /** Starts serving {@code server} whatever pair its files hold next; failures to listen name the files. */
@@ -85,7 +90,7 @@ public final class ListenerTls {
       if (pair.equals(current)) {
         return Future.succeededFuture();
       }
-      return server.updateSSLOptions(new ServerSSLOptions().setUseAlpn(true).setKeyCertOptions(pair.options()), true)
+      return server.updateSSLOptions(new ServerSSLOptions().setUseAlpn(http2).setKeyCertOptions(pair.options()), true)
           .onSuccess(updated -> {
             current = pair;
             log.info("{}: serving the certificate now in {}", listenerName, tls.cert());

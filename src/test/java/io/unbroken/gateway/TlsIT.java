@@ -170,6 +170,8 @@ class TlsIT {
           - { prefix: /api, upstream: "%s", events: off }
         """.formatted(port, served().cert(), served().key(), FreePorts.next(), origin))) {
       assertThat(servedAs(port)).isEqualTo("CN=gateway-first");
+      assertThat(get(client(HttpVersion.HTTP_2), port, "/api/h2").version())
+          .as("without an idle timeout to bound its connections, HTTP/2 is not offered").isEqualTo(HttpVersion.HTTP_1_1);
       serve(renewed);
 
       process.hangUp();
@@ -224,8 +226,11 @@ class TlsIT {
     UnbrokenConfig plain = TestNodes.embedded(routes);
     UnbrokenConfig.Listener listener = plain.server();
     UnbrokenConfig.Admin admin = plain.admin();
+    // HTTP/2 is offered where an idle timeout bounds its connections.
+    UnbrokenConfig.Limits limits = new UnbrokenConfig.Limits(4096, 8192, 100, Duration.ofSeconds(30),
+        Duration.ofSeconds(60), 10_000);
     UnbrokenConfig config = new UnbrokenConfig(new UnbrokenConfig.Listener(listener.host(), listener.port(),
-        listener.instances(), listener.drainTimeout(), listener.limits(), Optional.of(tls)),
+        listener.instances(), listener.drainTimeout(), limits, Optional.of(tls)),
         new UnbrokenConfig.Admin(admin.host(), admin.port(), admin.token(), Optional.of(tls)),
         plain.redis(), plain.postgres(), plain.node(), plain.cluster(), plain.demo(), plain.routes());
     node = Await.result(UnbrokenNode.start(config));
