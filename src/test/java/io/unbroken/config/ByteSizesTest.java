@@ -70,14 +70,9 @@ class ByteSizesTest {
 
   @Test
   void aWholeNumberAndAUnitIsThatManyBytesOrTooLarge() {
-    Property.Inputs<String> written = random -> {
-      long amount = random.nextBoolean() ? random.nextLong(100_000) : random.nextLong(1_000_000_000_000L);
-      String unit = List.copyOf(UNITS.keySet()).get(random.nextInt(UNITS.size()));
-      String space = random.nextInt(4) == 0 ? " " : "";
-      return space + amount + space + unit + space;
-    };
+    Property.Inputs<String> written = Strings.numberAndUnit(List.copyOf(UNITS.keySet()), 100_000);
     Property.forAll(written).shownAs(Strings::escaped).check("ByteSizes.parse(number and unit)", 20_000, text -> {
-      String[] parts = text.trim().split("(?<=\\d)\\s*(?=\\D)");
+      String[] parts = Strings.splitNumberAndUnit(text);
       BigInteger bytes = new BigInteger(parts[0]).multiply(BigInteger.valueOf(UNITS.get(parts[1])));
       if (bytes.bitLength() > 63) {
         assertThatIllegalArgumentException().isThrownBy(() -> ByteSizes.parse(text)).withMessageContaining("too large");

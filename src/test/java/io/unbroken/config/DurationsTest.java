@@ -69,14 +69,9 @@ class DurationsTest {
 
   @Test
   void aWholeNumberAndAUnitIsThatDurationAndWrittenAgainParsesToItself() {
-    Property.Inputs<String> written = random -> {
-      long amount = random.nextBoolean() ? random.nextLong(1_000) : random.nextLong(1_000_000_000_000L);
-      String unit = List.copyOf(UNITS.keySet()).get(random.nextInt(UNITS.size()));
-      String space = random.nextInt(4) == 0 ? " " : "";
-      return space + amount + space + unit + space;
-    };
+    Property.Inputs<String> written = Strings.numberAndUnit(List.copyOf(UNITS.keySet()), 1_000);
     Property.forAll(written).shownAs(Strings::escaped).check("Durations.parse(number and unit)", 20_000, text -> {
-      String[] parts = text.trim().split("(?<=\\d)\\s*(?=\\D)");
+      String[] parts = Strings.splitNumberAndUnit(text);
       Duration expected = Duration.of(Long.parseLong(parts[0]), UNITS.get(parts[1]));
       if (BigInteger.valueOf(expected.getSeconds()).multiply(BigInteger.valueOf(1_000)).compareTo(LONGEST_MILLIS) > 0) {
         assertThatIllegalArgumentException().isThrownBy(() -> Durations.parse(text)).withMessageContaining("too long");

@@ -66,6 +66,24 @@ public final class Strings {
   }
 
   /** Shorter texts than {@code text}: halves, quarters, ... down to single chars removed at each place. */
+  /**
+   * A whole number (below {@code smallBound} half the time, up to 10^12 the other half) and one of
+   * {@code units}, as written in configuration: sometimes with spaces before, between and after.
+   */
+  public static Property.Inputs<String> numberAndUnit(List<String> units, long smallBound) {
+    return random -> {
+      long amount = random.nextBoolean() ? random.nextLong(smallBound) : random.nextLong(1_000_000_000_000L);
+      String unit = units.get(random.nextInt(units.size()));
+      String space = random.nextInt(4) == 0 ? " " : "";
+      return space + amount + space + unit + space;
+    };
+  }
+
+  /** What {@link #numberAndUnit} wrote, as its number and its unit. */
+  public static String[] splitNumberAndUnit(String text) {
+    return text.trim().split("(?<=\\d)\\s*(?=\\D)");
+  }
+
   public static List<String> shorter(String text) {
     List<String> candidates = new ArrayList<>();
     for (int chunk = Math.max(1, text.length() / 2); chunk >= 1; chunk /= 2) {
