@@ -37,6 +37,9 @@
 #   NGINX_WORKERS [1]  UPSTREAM_PORT [18081]  NGINX_PORT [18082]  UNBROKEN_PORT [18080]
 #   ADMIN_PORT [19090]  UNBROKEN_JAR [target/unbroken.jar]  JAVA [java]
 #   SKIP_UNBROKEN [0]  KEEP_TMP [0] (keep configs, logs and raw wrk output)
+#   UNBROKEN_JVM_FLAGS ["-XX:+UseParallelGC -Xms512m -Xmx512m"] (set it empty for README's plain java -jar)
+#   PROFILE [] a file name: Unbroken's measured runs are recorded with JFR (CPU sampled every 1 ms,
+#     allocations sampled) into PROFILE, summarised as text into PROFILE.txt by loadtest/JfrSummary.java
 #
 # All traffic goes to 127.0.0.1, every run is bounded in time, and every process the script
 # starts is stopped on exit (normal end, error or Ctrl-C).
@@ -69,6 +72,8 @@ UNBROKEN_JAR=${UNBROKEN_JAR:-$ROOT_DIR/target/unbroken.jar}
 JAVA=${JAVA:-java}
 SKIP_UNBROKEN=${SKIP_UNBROKEN:-0}
 KEEP_TMP=${KEEP_TMP:-0}
+UNBROKEN_JVM_FLAGS=${UNBROKEN_JVM_FLAGS-"-XX:+UseParallelGC -Xms512m -Xmx512m"}
+PROFILE=${PROFILE:-}
 
 UPSTREAM_BODY="hello from upstream"
 CLK_TCK=""
@@ -264,7 +269,8 @@ start_proxy() {
 start_unbroken() {
   write_unbroken_conf
   log "starting Unbroken: $UNBROKEN_JAR"
-  "$JAVA" -XX:+UseParallelGC -Xms512m -Xmx512m -jar "$UNBROKEN_JAR" --config "$WORK_DIR/unbroken.yaml" \
+  # shellcheck disable=SC2086 # UNBROKEN_JVM_FLAGS is a list of flags
+  "$JAVA" $UNBROKEN_JVM_FLAGS -jar "$UNBROKEN_JAR" --config "$WORK_DIR/unbroken.yaml" \
     >"$WORK_DIR/unbroken.log" 2>&1 &
   JAVA_PID=$!
   if ! wait_http "http://127.0.0.1:$ADMIN_PORT/health/live" "" 60 "$JAVA_PID" ||
@@ -272,7 +278,33 @@ start_unbroken() {
     tail -n 40 "$WORK_DIR/unbroken.log" >&2 || true
     die "Unbroken did not become ready (log above)"
   fi
-  log "Unbroken pid $JAVA_PID on 127.0.0.1:$UNBROKEN_PORT (admin $ADMIN_PORT)"
+  log "Unbroken pid $JAVA_PID on 127.0.0.1:$UNBROKEN_PORT (admin $ADMIN_PORT), JVM flags: ${UNBROKEN_JVM_FLAGS:-none}"
+}
+
+# JFR settings for the profile: the default 20 ms sampling would give a few hundred samples a run.
+write_profile_settings() {
+  cat >"$WORK_DIR/profile.jfc" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<configuration version="2.0">
+  <event name="jdk.ExecutionSample"><setting name="enabled">true</setting><setting name="period">1 ms</setting></event>
+  <event name="jdk.ObjectAllocationSample">
+    <setting name="enabled">true</setting><setting name="throttle">300/s</setting><setting name="stackTrace">true</setting>
+  </event>
+</configuration>
+EOF
+}
+
+start_profile() {
+  [[ -n $PROFILE && $SKIP_UNBROKEN != 1 ]] || return 0
+  write_profile_settings
+  jcmd "$JAVA_PID" JFR.start name=bench settings="$WORK_DIR/profile.jfc" >&2 || die "could not start JFR in pid $JAVA_PID"
+}
+
+stop_profile() {
+  [[ -n $PROFILE && $SKIP_UNBROKEN != 1 ]] || return 0
+  jcmd "$JAVA_PID" JFR.stop name=bench filename="$(realpath -m "$PROFILE")" >&2 || die "could not stop JFR in pid $JAVA_PID"
+  "$JAVA" "$ROOT_DIR/loadtest/JfrSummary.java" "$PROFILE" 40 >"$PROFILE.txt"
+  log "profile in $PROFILE, its summary in $PROFILE.txt"
 }
 
 cleanup() {
@@ -438,6 +470,7 @@ main() {
   warm_up direct 2
 
   local pair first second
+  start_profile
   for ((pair = 1; pair <= PAIRS; pair++)); do
     measure "$pair" direct "$DURATION"
     if ((${#targets[@]} == 2)); then
@@ -449,6 +482,7 @@ main() {
     fi
     print_pair "$pair"
   done
+  stop_profile
 
   print_summary
   echo
