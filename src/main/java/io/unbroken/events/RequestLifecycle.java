@@ -21,6 +21,11 @@ public final class RequestLifecycle {
   public static final String ABANDONED = "RequestAbandoned";
   /** Rows written without events name no request's stream; they take no version of any stream. */
   public static final String ROWS_STREAM = "request-rows";
+  /**
+   * The side rows that mark a {@code sync} request durably in flight: one rides its opening append,
+   * its removal rides its terminal append, both on its own stream.
+   */
+  public static final String INFLIGHT_TABLE = "inflight_requests";
 
   /** Where a request stood. */
   public enum Status { UNKNOWN, ACCEPTED, FORWARDED, COMPLETED, FAILED, CANCELLED, REPLAYED, ABANDONED;

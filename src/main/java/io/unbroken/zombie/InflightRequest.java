@@ -1,5 +1,6 @@
 package io.unbroken.zombie;
 
+import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.SideRow;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
@@ -10,12 +11,13 @@ import java.util.Map;
  * What is known of a request while it runs: which node runs it, on which route, for whom, since
  * when and for how long at most. {@code idempotencyScope} and {@code fingerprint} are empty for a
  * request without an {@code Idempotency-Key}. The durable copy of a {@code events: sync} request
- * is a {@link #row} of {@code inflight_requests}, written and removed with its events.
+ * is a {@link #row} of {@code inflight_requests}, written and removed with its events (PostgreSQL
+ * keeps it as a mark on the request stream's own row).
  */
 public record InflightRequest(String requestId, String node, String route, String method, String path, String client,
     String idempotencyScope, String fingerprint, Instant started, long timeoutMillis) {
 
-  public static final String TABLE = "inflight_requests";
+  public static final String TABLE = RequestLifecycle.INFLIGHT_TABLE;
   /** The phase of every durable row: it is written with the events that say the request was forwarded. */
   static final String FORWARDED = "forwarded";
 

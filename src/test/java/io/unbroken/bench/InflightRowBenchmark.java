@@ -151,7 +151,7 @@ public final class InflightRowBenchmark {
   }
 
   private Run measure(int round, boolean withRow, int writers, Duration duration) {
-    await(pool.query("TRUNCATE streams, events, inflight_requests").execute(), Duration.ofSeconds(30));
+    await(pool.query("TRUNCATE streams, events").execute(), Duration.ofSeconds(30));
     await(storage.maintain(Duration.ofDays(90)), Duration.ofSeconds(30));
     Histogram latency = BenchRuns.nanosHistogram();
     long until = System.nanoTime() + duration.toNanos();
@@ -205,7 +205,7 @@ public final class InflightRowBenchmark {
   private void reaperCost(int finished, int orphans) {
     System.out.println(format("%nThe reaper with %,d finished requests in the store: %d requests of a dead node"
         + " and %d of a live one in flight", finished, orphans, orphans));
-    await(pool.query("TRUNCATE streams, events, inflight_requests, worker_leases, reaper_lease").execute(),
+    await(pool.query("TRUNCATE streams, events, worker_leases, reaper_lease").execute(),
         Duration.ofSeconds(30));
     await(pool.query("INSERT INTO worker_leases VALUES (0, 0, 'live-node', now() + interval '1 hour')").execute(),
         Duration.ofSeconds(30));
@@ -217,14 +217,14 @@ public final class InflightRowBenchmark {
     finish(finished);
     System.out.println(format("  %,d requests recorded and finished in %.1f s", finished,
         (System.nanoTime() - started) / 1e9));
-    await(pool.query("VACUUM ANALYZE inflight_requests").execute(), Duration.ofMinutes(2));
+    await(pool.query("VACUUM ANALYZE streams").execute(), Duration.ofMinutes(2));
     double after = medianQueryMillis(store, orphans);
     System.out.println(format("  orphan query (limit %d), median of %d: %.2f ms with no finished request,"
         + " %.2f ms with %,d (ratio %.2f)", orphans * 2, QUERY_REPEATS,
         before, after, finished, after / before));
-    await(pool.query("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) SELECT request_id FROM inflight_requests i"
-        + " WHERE NOT EXISTS (SELECT 1 FROM worker_leases w WHERE w.owner = i.node"
-        + " AND w.lease_until > clock_timestamp()) ORDER BY started LIMIT 200").execute(), Duration.ofSeconds(30))
+    await(pool.query("EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) SELECT stream_id FROM streams s WHERE inflight IS NOT NULL"
+        + " AND NOT EXISTS (SELECT 1 FROM worker_leases w WHERE w.owner = s.inflight ->> 'node'"
+        + " AND w.lease_until > clock_timestamp()) ORDER BY inflight ->> 'started' LIMIT 200").execute(), Duration.ofSeconds(30))
         .forEach(row -> System.out.println("    " + row.getString(0)));
     Reaper reaper = reaper(store);
     long passStarted = System.nanoTime();

@@ -32,14 +32,15 @@ import java.util.Set;
 /**
  * The event store in PostgreSQL.
  *
- * <p>A batch is one call of the {@code append_batch} function (migrations V4, V7), whatever its
+ * <p>A batch is one call of the {@code append_batch} function (migrations V4, V7, V11), whatever its
  * size: it visits the appends in stream-id order (so concurrent batches on any node lock stream
  * rows alike, serialize per stream and never deadlock), checks and moves each stream's version,
  * and inserts the accepted events in batch order. A wrong expected version rejects that append
  * only; the others commit together. A batch is that one statement in its own transaction, one
  * round trip, side rows included: they ride in the same statement and are written only for
  * accepted appends. A batch where two side rows share a key (their order matters) writes them
- * after the append in an explicit transaction instead.
+ * after the append in an explicit transaction instead. A sync request's in-flight row is no side
+ * row here but a mark on its stream's row, which the append writes anyway ({@link InflightMarks}).
  *
  * <p>{@link #readAll} orders by (transaction id, position) and reads only below
  * {@code pg_snapshot_xmin(pg_current_snapshot())}: transactions below that horizon are finished,
@@ -50,7 +51,7 @@ public final class PgEventStorage implements EventStorage {
   private static final String COLUMNS =
       "global_position, tx_id::text AS tx, id, stream_id, stream_version, type, data, metadata, hlc, recorded_at";
 
-  private static final String APPEND = "SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8)";
+  private static final String APPEND = "SELECT append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)";
   private static final int PARTITIONS_AHEAD = 2;
   // Rows deleted per statement when streams are forgotten, so no one statement locks millions of rows.
   private static final int FORGET_SLICE = 10_000;
@@ -99,15 +100,16 @@ public final class PgEventStorage implements EventStorage {
     // Outcomes by position in the batch; null until the database has decided.
     AppendOutcome[] outcomes = new AppendOutcome[appends.size()];
     for (int i = 0; i < appends.size(); i++) {
-      if (appends.get(i).events().isEmpty()) {
-        outcomes[i] = AppendOutcome.appended(new AppendResult(appends.get(i).streamId(), 0, 0, List.of()));
-        continue;
-      }
       try {
-        rows.stamp(appends.get(i));
-        stamped.add(appends.get(i));
-      } catch (IllegalStateException noId) {
-        outcomes[i] = AppendOutcome.failed(noId);
+        if (appends.get(i).events().isEmpty()) {
+          InflightMarks.of(appends.get(i));
+          outcomes[i] = AppendOutcome.appended(new AppendResult(appends.get(i).streamId(), 0, 0, List.of()));
+        } else {
+          rows.stamp(appends.get(i));
+          stamped.add(appends.get(i));
+        }
+      } catch (IllegalStateException refused) {
+        outcomes[i] = AppendOutcome.failed(refused);
       }
     }
     List<SideRows.Owned> sideRows = sideRows(appends, stamped);
@@ -144,7 +146,10 @@ public final class PgEventStorage implements EventStorage {
     return appendEvents(pool, rows, sql.toString(), parameters, stamped, outcomes);
   }
 
-  /** Each side row with its append's place among the stamped ones (1-based; 0 for rows only); none of an unstamped append. */
+  /**
+   * Each side row with its append's place among the stamped ones (1-based; 0 for rows only); none of
+   * an unstamped append, and no in-flight row: those are marks on the streams' rows.
+   */
   private static List<SideRows.Owned> sideRows(List<StreamAppend> appends, List<StreamAppend> stamped) {
     Map<StreamAppend, Integer> places = new IdentityHashMap<>();
     for (int i = 0; i < stamped.size(); i++) {
@@ -154,7 +159,8 @@ public final class PgEventStorage implements EventStorage {
     for (StreamAppend append : appends) {
       Integer place = append.events().isEmpty() ? Integer.valueOf(0) : places.get(append);
       if (place != null) {
-        append.sideRows().forEach(row -> owned.add(new SideRows.Owned(row, place)));
+        append.sideRows().stream().filter(row -> !InflightMarks.isMark(row))
+            .forEach(row -> owned.add(new SideRows.Owned(row, place)));
       }
     }
     return owned;
@@ -247,6 +253,7 @@ public final class PgEventStorage implements EventStorage {
     private final List<String> data = new ArrayList<>();
     private final List<String> metadata = new ArrayList<>();
     private final List<Long> hlcs = new ArrayList<>();
+    private final List<String> marks = new ArrayList<>();
     private final Stamps stamps;
 
     EventRows(Stamps stamps) {
@@ -255,6 +262,7 @@ public final class PgEventStorage implements EventStorage {
 
     /** Adds an append with ids and clock values for its events; on failure nothing is added. */
     void stamp(StreamAppend append) {
+      String mark = InflightMarks.of(append);
       List<Long> appendIds = new ArrayList<>();
       for (NewEvent event : append.events()) {
         appendIds.add(stamps.nextId());
@@ -262,6 +270,7 @@ public final class PgEventStorage implements EventStorage {
       streams.add(append.streamId());
       expected.add(append.expected() instanceof ExpectedVersion.Exact exact ? exact.version() : -1);
       sizes.add(append.events().size());
+      marks.add(mark);
       idsByAppend.add(appendIds);
       ids.addAll(appendIds);
       for (NewEvent event : append.events()) {
@@ -286,7 +295,8 @@ public final class PgEventStorage implements EventStorage {
       return Tuple.tuple().addValue(streams.toArray(String[]::new)).addValue(expected.toArray(Integer[]::new))
           .addValue(sizes.toArray(Integer[]::new)).addValue(ids.toArray(Long[]::new))
           .addValue(types.toArray(String[]::new)).addValue(data.toArray(String[]::new))
-          .addValue(metadata.toArray(String[]::new)).addValue(hlcs.toArray(Long[]::new));
+          .addValue(metadata.toArray(String[]::new)).addValue(hlcs.toArray(Long[]::new))
+          .addValue(marks.toArray(String[]::new));
     }
   }
 }

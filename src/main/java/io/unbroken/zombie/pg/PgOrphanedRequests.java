@@ -12,9 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * In-flight rows of {@code inflight_requests} (migration V8) whose node holds no live lease in
- * {@code worker_leases}, both judged by the database's clock. The table holds running requests
- * only, so a pass reads no finished one however many the event store has.
+ * In-flight requests whose node holds no live lease in {@code worker_leases}, both judged by the
+ * database's clock. A request's durable in-flight row is the mark on its stream's row (migration
+ * V11), set with its opening events and cleared with its terminal event; only marked rows are in
+ * the partial index read here, so a pass reads no finished request however many the store has.
  */
 public final class PgOrphanedRequests implements OrphanedRequests {
 
@@ -36,11 +37,13 @@ public final class PgOrphanedRequests implements OrphanedRequests {
 
   @Override
   public Future<Found> ofDeadNodes(int limit) {
-    return pool.preparedQuery("SELECT request_id, node, route, method, path, client, idempotency_scope, fingerprint,"
-            + " started, timeout_ms, clock_timestamp() AS store_time FROM inflight_requests i"
-            + " WHERE NOT EXISTS (SELECT 1 FROM worker_leases w WHERE w.owner = i.node"
-            + "   AND w.lease_until > clock_timestamp())"
-            + " ORDER BY started LIMIT $1")
+    return pool.preparedQuery("SELECT i.request_id, i.node, i.route, i.method, i.path, i.client, i.idempotency_scope,"
+            + " i.fingerprint, i.started, i.timeout_ms, clock_timestamp() AS store_time"
+            + " FROM streams s, jsonb_to_record(s.inflight) AS i(request_id text, node text, route text, method text,"
+            + "   path text, client text, idempotency_scope text, fingerprint text, started timestamptz, timeout_ms bigint)"
+            + " WHERE s.inflight IS NOT NULL AND NOT EXISTS (SELECT 1 FROM worker_leases w"
+            + "   WHERE w.owner = s.inflight ->> 'node' AND w.lease_until > clock_timestamp())"
+            + " ORDER BY i.started LIMIT $1")
         .execute(Tuple.of(limit))
         .compose(rows -> {
           List<InflightRequest> orphans = new ArrayList<>(rows.size());
