@@ -9,6 +9,7 @@ import io.unbroken.events.EventStorage;
 import io.unbroken.events.EventStorageContract;
 import io.unbroken.events.ExpectedVersion;
 import io.unbroken.events.NewEvent;
+import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.Stamps;
 import io.unbroken.events.StreamAppend;
 import io.unbroken.ids.HybridLogicalClock;
@@ -16,6 +17,7 @@ import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.Await;
 import io.unbroken.testing.TestServices;
+import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -25,6 +27,7 @@ import io.vertx.sqlclient.SqlConnection;
 import io.vertx.sqlclient.Transaction;
 import io.vertx.sqlclient.Tuple;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.HashMap;
 import java.util.List;
@@ -94,6 +97,36 @@ class PgEventStorageIT extends EventStorageContract {
     } finally {
       Await.result(otherNode.close());
     }
+  }
+
+  /**
+   * A sync request's in-flight row is kept on its stream's own row: set with its opening events in
+   * the same statement, cleared with its terminal event, and no table of its own is written.
+   */
+  @Test
+  void anInflightRowIsAMarkOnItsStreamsRowFromTheOpeningToTheTerminalAppend() {
+    String requestId = "marked-" + UUID.randomUUID();
+    String stream = RequestLifecycle.streamOf(requestId);
+    InflightRequest inflight = new InflightRequest(requestId, "node-a", "/sync", "GET", "/sync/1", "127.0.0.1", "", "",
+        Instant.now(), 30_000);
+    Await.result(Await.result(storage.appendBatch(List.of(new StreamAppend(stream, ExpectedVersion.NO_STREAM,
+        List.of(NewEvent.of(RequestLifecycle.ACCEPTED, new JsonObject()),
+            NewEvent.of(RequestLifecycle.FORWARDED, new JsonObject())), List.of(inflight.row()))))).get(0).toFuture());
+
+    Row marked = Await.result(pool.preparedQuery("SELECT inflight ->> 'node' AS node, inflight ->> 'route' AS route,"
+        + " (inflight ->> 'started')::timestamptz = touched_at AS started_with_the_append, to_regclass('"
+        + RequestLifecycle.INFLIGHT_TABLE + "') IS NULL AS no_table FROM streams WHERE stream_id = $1")
+        .execute(Tuple.of(stream))).iterator().next();
+    assertThat(marked.getString("node")).isEqualTo("node-a");
+    assertThat(marked.getString("route")).isEqualTo("/sync");
+    assertThat(marked.getBoolean("started_with_the_append")).isTrue();
+    assertThat(marked.getBoolean("no_table")).isTrue();
+
+    Await.result(Await.result(storage.appendBatch(List.of(new StreamAppend(stream, ExpectedVersion.exactly(2),
+        List.of(NewEvent.of(RequestLifecycle.COMPLETED, new JsonObject())),
+        List.of(InflightRequest.rowRemoval(requestId)))))).get(0).toFuture());
+    assertThat(Await.result(pool.preparedQuery("SELECT inflight IS NULL FROM streams WHERE stream_id = $1")
+        .execute(Tuple.of(stream))).iterator().next().getBoolean(0)).as("mark cleared").isTrue();
   }
 
   private static PgEventStorage storageOn(Pool pool) {
