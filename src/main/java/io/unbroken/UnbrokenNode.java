@@ -204,8 +204,7 @@ public final class UnbrokenNode {
     UnbrokenConfig.EventStore writer = config.eventStore();
     EventStoreClient.registerCodecs(vertx);
     node.eventStore = new EventStoreClient(vertx, storage, writer.appendTimeout());
-    RequestJournal journal = new RequestJournal(vertx, node.eventStore, nodeId, writer.asyncBacklog(),
-        config.idempotency().writeBehind(), registry);
+    RequestJournal journal = new RequestJournal(node.eventStore, nodeId, writer.asyncBacklog(), registry);
     EmbeddedLocks embeddedLocks = new EmbeddedLocks(clock);
     LockLeases lockLeases = redis.<LockLeases>map(r -> new RedisLockLeases(r, config.redis().get().keyPrefix()))
         .orElse(embeddedLocks);
@@ -303,10 +302,10 @@ public final class UnbrokenNode {
     Optional<ClaimStore> fallback = redis.isPresent() ? records.map(ClaimStore.class::cast) : Optional.empty();
     Optional<DurableAnswers> durable = records.<DurableAnswers>map(DurableAnswers.class::cast)
         .or(() -> redis.isPresent() ? Optional.empty() : Optional.of(inProcess));
-    UnbrokenConfig.Idempotency filter = config.idempotency();
+    UnbrokenConfig.Idempotency settings = config.idempotency();
     return new Idempotency(vertx, primary, fallback, durable,
-        new KeyFilter(filter.expectedKeys(), filter.falsePositiveRate()), metrics, Ticker.systemTicker(), hlc,
-        config.node().workerLease());
+        new KeyFilter(settings.expectedKeys(), settings.falsePositiveRate()), metrics, Ticker.systemTicker(), hlc,
+        config.node().workerLease(), settings.writeBehind());
   }
 
   private Future<String> deploy(Supplier<Deployable> verticle, int instances, String key, String host, int port) {

@@ -86,9 +86,11 @@ public final class EmbeddedIdempotencyRecords implements ClaimStore, DurableAnsw
   }
 
   @Override
-  public synchronized Future<Void> save(DurableAnswer answer) {
+  public synchronized Future<Void> saveAll(List<DurableAnswer> answers) {
     Instant now = clock.instant();
-    records.put(answer.scopeKey(), new ClaimRecord(answer.fingerprint(), "", now, answer.answer(), now.plus(answer.ttl())));
+    for (DurableAnswer answer : answers) {
+      records.put(answer.scopeKey(), new ClaimRecord(answer.fingerprint(), "", now, answer.answer(), now.plus(answer.ttl())));
+    }
     return Future.succeededFuture();
   }
 

@@ -134,7 +134,7 @@ public final class GatewayVerticle extends VerticleBase {
         t -> shared.inflight().cancelAll(InflightRegistry.CancelledBy.SHUTDOWN));
     return server.shutdown(closeMs, TimeUnit.MILLISECONDS)
         .eventually(() -> services.calls().drained(closeMs))
-        .eventually(() -> services.journal().flushRows())
+        .eventually(() -> services.idempotency().flushDurable())
         .eventually(() -> {
           vertx.cancelTimer(cancelTimer);
           vertx.cancelTimer(sweepTimer);

@@ -203,14 +203,20 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
   private Future<Void> forward() {
     services.calls().started();
     tracked.phase("forwarding");
-    return services.journal().open(describe(), route, this::summary)
-        .compose(this::callUpstream)
+    // Without events there is nothing to open: the journal stage would cost a description and a future per request.
+    Future<Answer> answered = route.events() == RouteConfig.EventsMode.OFF ? callUpstream()
+        : services.journal().open(describe(), route, this::summary).compose(this::callUpstream);
+    return answered
         .transform(this::settle)
         .onComplete(settled -> services.calls().ended());
   }
 
   private Future<Answer> callUpstream(RequestJournal.Entry entry) {
     journalEntry = entry;
+    return callUpstream();
+  }
+
+  private Future<Answer> callUpstream() {
     return client.request(Upstreams.requestOptions(route, request, target))
         .compose(this::send)
         .compose(this::readAnswer);
@@ -313,13 +319,19 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
 
   /**
    * Keeps the answer with the key and records how the request ended, the key's durable row in the
-   * same transaction. On a sync route PostgreSQL has both before the key completes and the client hears.
+   * same transaction. On a sync route PostgreSQL has both before the key completes and the client
+   * hears. A route without events has no transaction to share: the durable row goes behind the answer.
    */
   private Future<Void> keep(StoredAnswer stored, String type, JsonObject outcome) {
+    if (route.events() == RouteConfig.EventsMode.OFF) {
+      return completeKey(idempotency.completeAndKeep(ticket, stored, requestId));
+    }
     List<SideRow> rows = idempotency.durableRow(ticket, stored, requestId).stream().toList();
     return route.events() == RouteConfig.EventsMode.SYNC
-        ? services.journal().close(journalEntry, type, outcome, rows).transform(recorded -> completeKey(stored))
-        : completeKey(stored).onComplete(completed -> services.journal().close(journalEntry, type, outcome, rows));
+        ? services.journal().close(journalEntry, type, outcome, rows)
+            .transform(recorded -> completeKey(idempotency.complete(ticket, stored)))
+        : completeKey(idempotency.complete(ticket, stored))
+            .onComplete(completed -> services.journal().close(journalEntry, type, outcome, rows));
   }
 
   /** Frees the key for a retry, then records how the request ended (on a sync route, before the client hears). */
@@ -331,8 +343,8 @@ final class IdempotentExchange extends Deadlines.Armed implements InflightRegist
             : services.journal().close(journalEntry, type, outcome));
   }
 
-  private Future<Void> completeKey(StoredAnswer stored) {
-    return idempotency.complete(ticket, stored)
+  private Future<Void> completeKey(Future<Void> completed) {
+    return completed
         .recover(failure -> {
           log.warn("Answer of request {} not stored with its key: {}", requestId, failure.getMessage());
           return Future.succeededFuture();

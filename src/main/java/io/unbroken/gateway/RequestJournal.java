@@ -1,6 +1,5 @@
 package io.unbroken.gateway;
 
-import com.google.common.collect.Lists;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.unbroken.config.RouteConfig.EventsMode;
@@ -13,15 +12,10 @@ import io.unbroken.events.SideRow;
 import io.unbroken.events.StreamAppend;
 import io.unbroken.zombie.InflightRequest;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -40,8 +34,6 @@ import org.slf4j.LoggerFactory;
 public final class RequestJournal {
 
   private static final Logger log = LoggerFactory.getLogger(RequestJournal.class);
-  // Rows gathering behind requests go to the writer in units of at most this many, however long the wait.
-  private static final int MAX_ROWS_PER_UNIT = 1000;
 
   /** One request's journal entries; {@code opened} completes when its first append did. */
   static final class Entry {
@@ -56,28 +48,16 @@ public final class RequestJournal {
     }
   }
 
-  private final Vertx vertx;
   private final EventStore store;
   private final String nodeId;
   private final int asyncBacklog;
-  private final Duration writeBehind;
   private final AtomicInteger asyncPending = new AtomicInteger();
   private final Counter unrecorded;
-  private final Queue<SideRow> pendingRows = new ConcurrentLinkedQueue<>();
-  private final AtomicBoolean rowsFlushQueued = new AtomicBoolean();
-  private final AtomicInteger pendingRowCount = new AtomicInteger();
 
-  /**
-   * @param writeBehind how long rows without events gather before they go to the writer together:
-   *     nobody waits for them, so many requests' rows share one unit and one commit
-   */
-  public RequestJournal(Vertx vertx, EventStore store, String nodeId, int asyncBacklog, Duration writeBehind,
-      MeterRegistry registry) {
-    this.vertx = vertx;
+  public RequestJournal(EventStore store, String nodeId, int asyncBacklog, MeterRegistry registry) {
     this.store = store;
     this.nodeId = nodeId;
     this.asyncBacklog = asyncBacklog;
-    this.writeBehind = writeBehind;
     this.unrecorded = Counter.builder("unbroken.events.unrecorded")
         .description("Request lifecycle events that could not be written").register(registry);
   }
@@ -119,12 +99,12 @@ public final class RequestJournal {
 
   /**
    * Records how the request ended, with rows that commit in the same transaction (a durable
-   * idempotency answer). On a route without events the rows are written alone; either way, for
-   * {@code sync} the future completes after the commit.
+   * idempotency answer); for {@code sync} the future completes after the commit. A route without
+   * events records nothing here, rows included: whoever has rows to write there writes them itself.
    */
   Future<Void> close(Entry entry, String type, JsonObject data, List<SideRow> rows) {
     if (entry.route.events() == EventsMode.OFF) {
-      return rows.isEmpty() ? Future.succeededFuture() : keep(rows);
+      return Future.succeededFuture();
     }
     List<SideRow> written = rows;
     if (entry.route.events() == EventsMode.SYNC) {
@@ -162,48 +142,6 @@ public final class RequestJournal {
           unrecorded.increment();
           log.error("Replay of request {} not recorded: {}", requestId, failure.getMessage());
         });
-  }
-
-  /** Writes rows without an event, behind the request: its route records no events. */
-  private Future<Void> keep(List<SideRow> rows) {
-    pendingRows.addAll(rows);
-    int pending = pendingRowCount.addAndGet(rows.size());
-    if (pending >= MAX_ROWS_PER_UNIT && pending - rows.size() < MAX_ROWS_PER_UNIT) {
-      // A full unit need not wait for the window; the window's timer stays, for the rows after it.
-      vertx.runOnContext(v -> sendRows());
-    } else if (rowsFlushQueued.compareAndSet(false, true)) {
-      if (writeBehind.isZero()) {
-        vertx.runOnContext(v -> flushRows());
-      } else {
-        vertx.setTimer(writeBehind.toMillis(), t -> flushRows());
-      }
-    }
-    return Future.succeededFuture();
-  }
-
-  /** Sends the rows still gathering to the writer now (a graceful stop); completes once they are written. */
-  Future<Void> flushRows() {
-    rowsFlushQueued.set(false);
-    return sendRows();
-  }
-
-  private Future<Void> sendRows() {
-    List<SideRow> rows = new ArrayList<>();
-    for (SideRow row = pendingRows.poll(); row != null; row = pendingRows.poll()) {
-      rows.add(row);
-    }
-    pendingRowCount.addAndGet(-rows.size());
-    List<Future<Void>> written = new ArrayList<>();
-    for (List<SideRow> unit : Lists.partition(rows, MAX_ROWS_PER_UNIT)) {
-      written.add(store.append(StreamAppend.rowsOnly(RequestLifecycle.ROWS_STREAM, unit))
-          .<Void>mapEmpty()
-          .recover(failure -> {
-            unrecorded.increment(unit.size());
-            log.error("{} rows of requests without events not recorded: {}", unit.size(), failure.getMessage());
-            return Future.succeededFuture();
-          }));
-    }
-    return Future.join(written).mapEmpty();
   }
 
   /** What the accepted event says of a request: built only for routes that record events. */

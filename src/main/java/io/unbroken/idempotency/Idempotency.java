@@ -63,15 +63,25 @@ public final class Idempotency {
   private final String origin = UUID.randomUUID().toString();
   private final Queue<JsonObject> unsentNotices = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean noticesQueued = new AtomicBoolean();
+  private final Optional<DurableWriteBehind> writeBehind;
+
+  /** As below, with durable answers written behind their requests on the next event-loop turn, without a window. */
+  public Idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback, Optional<DurableAnswers> durable,
+      KeyFilter filter, IdempotencyMetrics metrics, Ticker ticker, HybridLogicalClock hlc, Duration lease) {
+    this(vertx, primary, fallback, durable, filter, metrics, ticker, hlc, lease, Duration.ZERO);
+  }
 
   /**
    * @param durable where completed answers outlive the primary: PostgreSQL, the primary itself
    *     (embedded: then nothing is looked up twice), or nothing (Redis alone)
    * @param ticker this node's monotonic time, for how long answers are kept in memory
    * @param hlc stamps the notices this node sends, and learns from those it receives
+   * @param writeBehind how long the durable answers of routes without events gather before one
+   *     statement writes them all ({@link #completeAndKeep})
    */
   public Idempotency(Vertx vertx, ClaimStore primary, Optional<ClaimStore> fallback, Optional<DurableAnswers> durable,
-      KeyFilter filter, IdempotencyMetrics metrics, Ticker ticker, HybridLogicalClock hlc, Duration lease) {
+      KeyFilter filter, IdempotencyMetrics metrics, Ticker ticker, HybridLogicalClock hlc, Duration lease,
+      Duration writeBehind) {
     this.vertx = vertx;
     this.primary = primary;
     this.fallback = fallback;
@@ -82,6 +92,8 @@ public final class Idempotency {
     this.hlc = hlc;
     this.lease = lease;
     this.recentAnswers = new RecentAnswers(RECENT_ANSWERS_BYTES, ticker);
+    this.writeBehind = durableIsSeparate ? durable.map(store -> new DurableWriteBehind(vertx, store, writeBehind))
+        : Optional.empty();
   }
 
   /** A ticket for this attempt, with the node's claim lease and the route's time to live. */
@@ -185,12 +197,36 @@ public final class Idempotency {
    * completed, and a crash after the answer cannot leave the key to run again.
    */
   public Future<Void> complete(ClaimTicket ticket, StoredAnswer answer) {
+    return completeStamped(ticket, answer.stampedAt(hlc.now()));
+  }
+
+  /**
+   * As {@link #complete}, for a route whose completion records no event to carry the durable copy:
+   * that is written here, behind the answer, with the other answers of the write-behind window.
+   */
+  public Future<Void> completeAndKeep(ClaimTicket ticket, StoredAnswer answer, String requestId) {
+    StoredAnswer stamped = answer.stampedAt(hlc.now());
+    boolean keptDurably = writeBehind.isPresent()
+        && held.get(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner())) != durable.get();
+    return completeStamped(ticket, stamped).onComplete(done -> {
+      if (keptDurably) {
+        writeBehind.get().add(new DurableAnswer(ticket.scopeKey(), ticket.fingerprint(), stamped, requestId, ticket.ttl()));
+      }
+    });
+  }
+
+  /** Writes the durable answers still gathering now (a graceful stop); completes once they are written. */
+  public Future<Void> flushDurable() {
+    return writeBehind.map(DurableWriteBehind::flush).orElse(Future.succeededFuture());
+  }
+
+  private Future<Void> completeStamped(ClaimTicket ticket, StoredAnswer stamped) {
     ClaimStore store = held.remove(new ClaimStore.HeldClaim(ticket.scopeKey(), ticket.owner()));
     if (store == null) {
       return Future.failedFuture("the claim on this key is no longer held");
     }
     filter.add(ticket.scopeKey());
-    return store.complete(ticket.scopeKey(), ticket.owner(), answer.stampedAt(hlc.now()), ticket.ttl())
+    return store.complete(ticket.scopeKey(), ticket.owner(), stamped, ticket.ttl())
         .onSuccess(kept -> {
           // Not remembered here: most keys are never retried, and answers kept for a minute in
           // memory would outlive young collections by the thousand. A first replay remembers it.

@@ -122,4 +122,20 @@ public abstract class DurableAnswersContract {
           testContext.completeNow();
         })));
   }
+
+  @Test
+  void answersSavedTogetherAreAllFoundAndOfOneKeyTheLastStands(VertxTestContext testContext) {
+    StoredAnswer later = new StoredAnswer(201, List.of(), Buffer.buffer("later"));
+    List<Optional<Claim>> found = new ArrayList<>();
+    answers.saveAll(List.of(answer("a", LONG), answer("b", LONG), new DurableAnswer(prefix + "a", "fp", later, "req-2", LONG)))
+        .compose(saved -> answers.find(prefix + "a", "fp")).onSuccess(found::add)
+        .compose(first -> answers.find(prefix + "b", "fp")).onSuccess(found::add)
+        .onComplete(testContext.succeeding(last -> testContext.verify(() -> {
+          assertThat(((Claim.Completed) found.get(0).orElseThrow()).answer().status()).isEqualTo(201);
+          StoredAnswer other = ((Claim.Completed) found.get(1).orElseThrow()).answer();
+          assertThat(other.headers()).isEqualTo(ANSWER.headers());
+          assertThat(other.body()).isEqualTo(ANSWER.body());
+          testContext.completeNow();
+        })));
+  }
 }

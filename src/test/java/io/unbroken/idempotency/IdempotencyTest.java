@@ -10,6 +10,7 @@ import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.testing.ManualClock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
@@ -17,6 +18,7 @@ import java.net.ConnectException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -76,7 +78,7 @@ class IdempotencyTest {
     }
 
     @Override
-    public Future<Void> save(DurableAnswer answer) {
+    public Future<Void> saveAll(List<DurableAnswer> answers) {
       return Future.succeededFuture();
     }
 
@@ -157,6 +159,29 @@ class IdempotencyTest {
           return keys.claim(other).compose(claimed -> keys.release(other));
         })
         .onFailure(testContext::failNow);
+  }
+
+  @Test
+  void anAnswerCompletedAndKeptIsStoredInTheDurableStoreToo(Vertx vertx, VertxTestContext testContext) {
+    EmbeddedIdempotencyRecords primary = records();
+    EmbeddedIdempotencyRecords durable = records();
+    Idempotency keys = idempotency(vertx, primary, Optional.empty(), Optional.of(durable), new KeyFilter(1000, 0.01));
+    ClaimTicket ticket = keys.ticket("key", "fp", "first", Duration.ofHours(1));
+    StoredAnswer answer = new StoredAnswer(201, List.of(Map.entry("Location", "/orders/1")),
+        Buffer.buffer("made"));
+    keys.claim(ticket)
+        .compose(claimed -> keys.completeAndKeep(ticket, answer, "request-1"))
+        .compose(completed -> keys.flushDurable())
+        .compose(flushed -> Future.all(primary.find("key", "fp"), durable.find("key", "fp")))
+        .onComplete(testContext.succeeding(found -> testContext.verify(() -> {
+          StoredAnswer inPrimary = ((Claim.Completed) found.<Optional<Claim>>resultAt(0).orElseThrow()).answer();
+          StoredAnswer kept = ((Claim.Completed) found.<Optional<Claim>>resultAt(1).orElseThrow()).answer();
+          assertThat(kept.status()).isEqualTo(201);
+          assertThat(kept.headers()).isEqualTo(answer.headers());
+          assertThat(kept.body()).isEqualTo(answer.body());
+          assertThat(kept.hlc()).as("one stamp for both copies").isPositive().isEqualTo(inPrimary.hlc());
+          testContext.completeNow();
+        })));
   }
 
   @Test

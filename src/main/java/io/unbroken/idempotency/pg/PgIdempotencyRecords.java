@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -112,16 +113,41 @@ public final class PgIdempotencyRecords implements ClaimStore, DurableAnswers {
         "expires_at", new SideRow.StoreTime(answer.ttl())), List.of("scope_key")));
   }
 
+  /** One statement, so one round trip and, outside a transaction, one commit, whatever the number of answers. */
   @Override
-  public Future<Void> save(DurableAnswer answer) {
+  public Future<Void> saveAll(List<DurableAnswer> answers) {
+    if (answers.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    // One statement may not change a row twice: of answers to one key, the last one stands.
+    Map<String, DurableAnswer> lastOfEachKey = new LinkedHashMap<>();
+    answers.forEach(answer -> lastOfEachKey.put(answer.scopeKey(), answer));
+    int size = lastOfEachKey.size();
+    String[] keys = new String[size];
+    String[] states = new String[size];
+    String[] fingerprints = new String[size];
+    String[] stored = new String[size];
+    String[] requestIds = new String[size];
+    Long[] ttls = new Long[size];
+    int i = 0;
+    for (DurableAnswer answer : lastOfEachKey.values()) {
+      keys[i] = answer.scopeKey();
+      states[i] = state(answer.answer());
+      fingerprints[i] = answer.fingerprint();
+      stored[i] = answer.answer().toJson().encode();
+      requestIds[i] = answer.requestId();
+      ttls[i] = answer.ttl().toMillis();
+      i++;
+    }
     return pool.preparedQuery("INSERT INTO " + TABLE
             + " (scope_key, state, fingerprint, answer, request_id, completed_at, expires_at)"
-            + " VALUES ($1, $2, $3, $4, $5, now(), " + FROM_NOW.formatted("$6") + ")"
+            + " SELECT k, s, f, a::jsonb, r, now(), " + FROM_NOW.formatted("t")
+            + " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[]) AS n(k, s, f, a, r, t)"
             + " ON CONFLICT (scope_key) DO UPDATE SET state = EXCLUDED.state,"
             + " fingerprint = EXCLUDED.fingerprint, answer = EXCLUDED.answer, request_id = EXCLUDED.request_id,"
             + " completed_at = EXCLUDED.completed_at, expires_at = EXCLUDED.expires_at")
-        .execute(Tuple.of(answer.scopeKey(), state(answer.answer()), answer.fingerprint(), answer.answer().toJson(),
-            answer.requestId(), answer.ttl().toMillis()))
+        .execute(Tuple.tuple().addValue(keys).addValue(states).addValue(fingerprints).addValue(stored)
+            .addValue(requestIds).addValue(ttls))
         .mapEmpty();
   }
 

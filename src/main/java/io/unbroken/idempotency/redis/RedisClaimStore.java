@@ -42,7 +42,8 @@ public final class RedisClaimStore implements ClaimStore {
   // ARGV: fingerprint, owner, lease (ms), time to live (ms)
   private static final RedisScript CLAIM = new RedisScript(CLASSIFY + """
       local expiry = now + tonumber(ARGV[4])
-      redis.call('DEL', KEYS[1])
+      -- A new key (most claims) has no record to clear; a stale one may hold fields a claim does not set.
+      if r[1] then redis.call('DEL', KEYS[1]) end
       redis.call('HSET', KEYS[1], 's', 'in_flight', 'f', ARGV[1], 'o', ARGV[2], 'l', now + tonumber(ARGV[3]), 'e', expiry)
       redis.call('PEXPIREAT', KEYS[1], expiry)
       return {'claimed'}
