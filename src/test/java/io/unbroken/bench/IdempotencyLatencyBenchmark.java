@@ -6,6 +6,7 @@ import static io.unbroken.bench.BenchRuns.median;
 import static io.unbroken.bench.BenchRuns.percentileMillis;
 
 import io.unbroken.UnbrokenNode;
+import io.unbroken.bench.DriverRuns.Run;
 import io.unbroken.config.IdempotencyPolicy;
 import io.unbroken.config.IdempotencyPolicy.Inflight;
 import io.unbroken.config.IdempotencyPolicy.Mode;
@@ -16,7 +17,6 @@ import io.unbroken.idempotency.KeyFilter;
 import io.unbroken.idempotency.pg.PgIdempotencyRecords;
 import io.unbroken.platform.PostgresConnector;
 import io.unbroken.testing.FreePorts;
-import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -30,6 +30,7 @@ import io.vertx.sqlclient.Pool;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -58,13 +59,16 @@ import org.HdrHistogram.Histogram;
  * answers 409 and one that holds duplicates until the first finishes, counting what reached the
  * upstream. Last, the Bloom filter: the durable answers are replaced by
  * {@code bench.filterKeys} new ones and the filter of that size is rebuilt from them, as a node
- * does at start.
+ * does at start. With {@code bench.sweep}, before the storm, {@code /pass} and {@code /fresh} open
+ * loop at those shares of {@code /fresh}'s maximum ({@link LoadSweep}); with {@code bench.rows}, every
+ * run is also written as a row ({@link BenchRows}).
  *
  * <p>Usage: {@code IdempotencyLatencyBenchmark postgresql://user@127.0.0.1:5432/fresh_database}.
  * System properties, with defaults: {@code bench.redis.url} redis://127.0.0.1:6379,
  * {@code bench.warmup} 25 (s), {@code bench.settle} 1, {@code bench.duration} 10, {@code bench.rounds}
  * 3, {@code bench.connections} 50, {@code bench.clientThreads} 2, {@code bench.ratePercent} 50,
- * {@code bench.storm} 1000, {@code bench.filterKeys} 1000000.
+ * {@code bench.storm} 1000, {@code bench.filterKeys} 1000000, {@code bench.sweep} none,
+ * {@code bench.rows} none.
  */
 public final class IdempotencyLatencyBenchmark {
 
@@ -76,24 +80,21 @@ public final class IdempotencyLatencyBenchmark {
   private static final double TARGET_P50_MS = 0.3;
   private static final double TARGET_P99_MS = 1.0;
 
-  /** One measured run of one route. */
-  private record Run(String route, double rate, Tally tally, GcPauses gc) {
-    double p(double percentile) {
-      return percentileMillis(tally.latency, percentile);
-    }
-  }
-
   private final List<Driver> drivers;
   private final List<Driver> oneConnection;
   private final Duration settle;
   private final Duration duration;
+  private final BenchRows rows;
+  /** Each route's closed-loop run, once {@link #run} has measured them. */
+  private final Map<String, Run> maxima = new LinkedHashMap<>();
 
   private IdempotencyLatencyBenchmark(List<Driver> drivers, List<Driver> oneConnection, Duration settle,
-      Duration duration) {
+      Duration duration, BenchRows rows) {
     this.drivers = drivers;
     this.oneConnection = oneConnection;
     this.settle = settle;
     this.duration = duration;
+    this.rows = rows;
   }
 
   public static void main(String[] args) {
@@ -130,8 +131,9 @@ public final class IdempotencyLatencyBenchmark {
           FRESH, REPLAY));
       System.out.println(load.describe("POST", PASS));
       IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, oneConnection, load.settle(),
-          load.duration());
+          load.duration(), BenchRows.fromProperties());
       bench.run(load.warmup(), load.rounds(), load.rateShare(), clientVertx, redisUrl);
+      bench.sweep(LoadSweep.percentsFromProperties());
       bench.storm(gatewayPort, storm, reached);
       rebuildFilter(clientVertx, url, filterKeys);
     } finally {
@@ -197,26 +199,37 @@ public final class IdempotencyLatencyBenchmark {
     uncontended(clientVertx, redisUrl);
     System.out.println(format("%nclosed loop (as many requests as the connections carry)"));
     printHeader();
-    Map<String, Run> maxima = new java.util.LinkedHashMap<>();
     for (String route : ROUTES) {
       Run max = closedLoop(drivers, route, settle, duration);
       maxima.put(route, max);
       printRun("closed", max);
+      rows.write("max", route, 0, Double.NaN, max);
     }
     double rate = Math.max(1, Math.floor(maxima.get(PASS).rate() * rateShare));
-    summarize(openLoopRounds(rounds, rate), rounds, rate, maxima);
+    summarize(openLoopRounds(PASS, rounds, rate), rounds, rate, maxima);
     double freshRate = Math.max(1, Math.floor(maxima.get(FRESH).rate() * rateShare));
     if (freshRate < rate) {
       // Above what /fresh carries its latency is queueing; at a load it carries it is what a key costs.
       System.out.println(format("%n%s carried at most %.0f requests/s (closed loop; every new key also costs a Redis"
           + " write and a PostgreSQL row on these same cores), so the comparison again at %.0f%% of that, %.0f"
           + " requests/s:", FRESH, maxima.get(FRESH).rate(), 100 * rateShare, freshRate));
-      summarize(openLoopRounds(rounds, freshRate), rounds, freshRate, maxima);
+      summarize(openLoopRounds(FRESH, rounds, freshRate), rounds, freshRate, maxima);
     }
   }
 
-  /** {@code rounds} rounds of one open-loop run per route at {@code rate}, the order rotating. */
-  private List<Run> openLoopRounds(int rounds, double rate) {
+  /**
+   * /pass and /fresh at each of {@code percents} of /fresh's closed-loop maximum (see {@link LoadSweep}):
+   * the loads at which a new key's cost shows, up to past what /fresh carries.
+   */
+  private void sweep(List<Integer> percents) {
+    LoadSweep.run(percents, FRESH, maxima.get(FRESH).rate(), List.of(PASS, FRESH), this::openLoop, rows);
+  }
+
+  /**
+   * {@code rounds} rounds of one open-loop run per route at {@code rate}, a share of {@code baseline}'s
+   * maximum, the order rotating.
+   */
+  private List<Run> openLoopRounds(String baseline, int rounds, double rate) {
     List<Run> runs = new ArrayList<>();
     for (int round = 1; round <= rounds; round++) {
       System.out.println(format("%nround %d: open loop at %.0f requests/s", round, rate));
@@ -225,6 +238,7 @@ public final class IdempotencyLatencyBenchmark {
         Run run = openLoop(ROUTES.get((round - 1 + i) % ROUTES.size()), rate);
         runs.add(run);
         printRun("open", run);
+        rows.write("open@" + baseline, run.side(), round, rate, run);
       }
     }
     return runs;
@@ -252,7 +266,7 @@ public final class IdempotencyLatencyBenchmark {
   }
 
   private static List<Double> latencies(List<Run> runs, String route, double percentile) {
-    return runs.stream().filter(run -> run.route().equals(route)).map(run -> run.p(percentile)).toList();
+    return runs.stream().filter(run -> run.side().equals(route)).map(run -> run.p(percentile)).toList();
   }
 
   /** Per round: the route's percentile minus that of /pass in the same round. */
@@ -277,8 +291,10 @@ public final class IdempotencyLatencyBenchmark {
     printHeader();
     Run pass = closedLoop(oneConnection, PASS, settle, duration);
     printRun("1 conn", pass);
+    rows.write("floor", PASS, 0, Double.NaN, pass);
     Run fresh = closedLoop(oneConnection, FRESH, settle, duration);
     printRun("1 conn", fresh);
+    rows.write("floor", FRESH, 0, Double.NaN, fresh);
     Histogram trips = redisRoundTrips(vertx, redisUrl, duration);
     System.out.println(format("  Redis round trips (PING, one connection from this process): %d, p50 %.3f ms, p99 %.3f"
         + " ms", trips.getTotalCount(), percentileMillis(trips, 50), percentileMillis(trips, 99)));
@@ -318,33 +334,12 @@ public final class IdempotencyLatencyBenchmark {
     });
   }
 
-  private Run closedLoop(List<Driver> by, String route, Duration settleFor, Duration length) {
-    GcPauses before = GcPauses.now();
-    long from = System.nanoTime() + settleFor.toNanos();
-    long until = from + length.toNanos();
-    Tally total = collect(by.stream().map(d -> d.closedLoop(route + "/orders", from, until)).toList(), until);
-    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
+  private static Run closedLoop(List<Driver> by, String route, Duration settleFor, Duration length) {
+    return DriverRuns.closedLoop(by, route, route + "/orders", settleFor, length);
   }
 
   private Run openLoop(String route, double rate) {
-    GcPauses.startClean();
-    GcPauses before = GcPauses.now();
-    long start = System.nanoTime() + Duration.ofMillis(20).toNanos();
-    long from = start + settle.toNanos();
-    long until = from + duration.toNanos();
-    long maxOutstanding = Math.max(2L * drivers.get(0).connections, (long) Math.ceil(rate / drivers.size()));
-    Tally total = collect(drivers.stream()
-        .map(d -> d.openLoop(route + "/orders", rate, start, from, until, maxOutstanding)).toList(), until);
-    return new Run(route, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
-  }
-
-  private static Tally collect(List<Future<Tally>> tallies, long until) {
-    Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(Driver.DRAIN_TIMEOUT).plusSeconds(5);
-    Tally total = new Tally();
-    for (Future<Tally> tally : tallies) {
-      total.add(await(tally, bound));
-    }
-    return total;
+    return DriverRuns.openLoop(drivers, route, route + "/orders", rate, settle, duration);
   }
 
   private static void printHeader() {
@@ -356,7 +351,7 @@ public final class IdempotencyLatencyBenchmark {
     Tally tally = run.tally();
     String note = !Double.isNaN(tally.saturatedAt) ? "SATURATED (latency is queueing)"
         : tally.firstError != null ? "first error: " + tally.firstError : "";
-    System.out.println(format("  %-8s %-6s %10.0f %9.3f %9.3f %9.3f %7d %10s %s", run.route(), loop, run.rate(),
+    System.out.println(format("  %-8s %-6s %10.0f %9.3f %9.3f %9.3f %7d %10s %s", run.side(), loop, run.rate(),
         run.p(50), run.p(99), run.p(100), tally.errors, run.gc().text(), note));
   }
 

@@ -3,7 +3,6 @@ package io.unbroken.bench;
 import static io.unbroken.bench.BenchRuns.await;
 import static io.unbroken.bench.BenchRuns.format;
 import static io.unbroken.bench.BenchRuns.median;
-import static io.unbroken.bench.BenchRuns.percentileMillis;
 
 import io.unbroken.UnbrokenNode;
 import io.unbroken.config.IdempotencyPolicy;
@@ -75,7 +74,9 @@ import java.util.function.Function;
  * {@code -Dbench.pg.url=...}). System properties, with defaults: {@code bench.warmup} 25 (s),
  * {@code bench.settle} 1 (s), {@code bench.duration} 10 (s), {@code bench.rounds} 3,
  * {@code bench.connections} 50, {@code bench.clientThreads} 2, {@code bench.ratePercent} 50,
- * {@code bench.maxBacklogSeconds} 1, {@code bench.belowSyncMaximum} true.
+ * {@code bench.maxBacklogSeconds} 1, {@code bench.belowSyncMaximum} true, {@code bench.sweep} none
+ * (shares of {@code /sync}'s closed-loop maximum at which both routes then run open loop once each,
+ * see {@link LoadSweep}), {@code bench.rows} none (a file for a row per run, see {@link BenchRows}).
  */
 public final class SyncEventsLatencyBenchmark {
 
@@ -86,18 +87,11 @@ public final class SyncEventsLatencyBenchmark {
 
   /** One measured run of one route. */
   record Run(int round, String route, String kind, double offered, double seconds, Tally tally,
-      EventMeters.Delta store, GcPauses gc) {
+      EventMeters.Delta store, GcPauses gc) implements BenchRows.Measured {
 
-    double rate() {
+    @Override
+    public double rate() {
       return tally.answeredInWindow / seconds;
-    }
-
-    double p(double percentile) {
-      return percentileMillis(tally.latency, percentile);
-    }
-
-    boolean saturated() {
-      return !Double.isNaN(tally.saturatedAt);
     }
   }
 
@@ -108,9 +102,10 @@ public final class SyncEventsLatencyBenchmark {
   private final Duration settle;
   private final Duration duration;
   private final double maxBacklogSeconds;
+  private final BenchRows rows;
 
   private SyncEventsLatencyBenchmark(List<Driver> drivers, List<Driver> oneConnection, int gatewayPort,
-      int adminPort, Duration settle, Duration duration, double maxBacklogSeconds) {
+      int adminPort, Duration settle, Duration duration, double maxBacklogSeconds, BenchRows rows) {
     this.drivers = drivers;
     this.oneConnection = oneConnection;
     this.gatewayPort = gatewayPort;
@@ -118,6 +113,7 @@ public final class SyncEventsLatencyBenchmark {
     this.settle = settle;
     this.duration = duration;
     this.maxBacklogSeconds = maxBacklogSeconds;
+    this.rows = rows;
   }
 
   public static void main(String[] args) {
@@ -146,9 +142,9 @@ public final class SyncEventsLatencyBenchmark {
           config.postgres().orElseThrow().poolSize(), OFF, SYNC));
       System.out.println(load.describe("GET", OFF));
       new SyncEventsLatencyBenchmark(drivers, oneConnection, gatewayPort, config.admin().port(), load.settle(), load.duration(),
-          maxBacklogSeconds)
+          maxBacklogSeconds, BenchRows.fromProperties())
           .run(load.warmup(), load.rounds(), load.rateShare(), Boolean.parseBoolean(
-              System.getProperty("bench.belowSyncMaximum", "true")));
+              System.getProperty("bench.belowSyncMaximum", "true")), LoadSweep.percentsFromProperties());
     } finally {
       if (node != null) {
         await(node.close(), Duration.ofSeconds(30));
@@ -174,7 +170,8 @@ public final class SyncEventsLatencyBenchmark {
         UnbrokenConfig.EventStore.DEFAULTS);
   }
 
-  private void run(Duration warmup, int rounds, double rateShare, boolean alsoBelowSyncMaximum) {
+  private void run(Duration warmup, int rounds, double rateShare, boolean alsoBelowSyncMaximum,
+      List<Integer> sweepPercents) {
     awaitServing(SYNC);
     if (!warmup.isZero()) {
       long offSeconds = Math.max(1, warmup.toSeconds() * 3 / 5);
@@ -190,7 +187,7 @@ public final class SyncEventsLatencyBenchmark {
     Run syncMax = maxima.get(1);
     double rate = Math.max(1, Math.floor(offMax.rate() * rateShare));
     String share = format("%.0f%%", 100 * rateShare);
-    printSummary(openLoopRounds(rounds, rate), rounds, rate, share + " of the closed-loop maximum of " + OFF);
+    printSummary(openLoopRounds(OFF, rounds, rate), rounds, rate, share + " of the closed-loop maximum of " + OFF);
 
     if (alsoBelowSyncMaximum && syncMax.rate() < rate) {
       // Above what /sync can carry, its latency is the time spent queueing, which only grows with
@@ -199,13 +196,18 @@ public final class SyncEventsLatencyBenchmark {
       System.out.println(format("%n%s carried at most %.0f requests/s (closed loop), less than the %.0f offered above,"
           + " so its latency there is queueing. The same comparison at %s of that maximum, %.0f requests/s:", SYNC,
           syncMax.rate(), rate, share, syncRate));
-      printSummary(openLoopRounds(rounds, syncRate), rounds, syncRate,
+      printSummary(openLoopRounds(SYNC, rounds, syncRate), rounds, syncRate,
           share + " of the closed-loop maximum of " + SYNC);
     }
+    LoadSweep.run(sweepPercents, SYNC, syncMax.rate(), List.of(OFF, SYNC), (route, load) -> openLoop(0, route, load),
+        rows);
   }
 
-  /** {@code rounds} rounds of one open-loop run per route at {@code rate}, the order alternating. */
-  private List<Run> openLoopRounds(int rounds, double rate) {
+  /**
+   * {@code rounds} rounds of one open-loop run per route at {@code rate}, a share of {@code baseline}'s
+   * maximum, the order alternating.
+   */
+  private List<Run> openLoopRounds(String baseline, int rounds, double rate) {
     List<Run> runs = new ArrayList<>();
     for (int round = 1; round <= rounds; round++) {
       System.out.println(format("%nround %d: open loop at %.0f requests/s", round, rate));
@@ -214,6 +216,7 @@ public final class SyncEventsLatencyBenchmark {
         Run run = openLoop(round, route, rate);
         runs.add(run);
         printRun(run);
+        rows.write("open@" + baseline, route, round, rate, run);
       }
     }
     return runs;
@@ -257,6 +260,7 @@ public final class SyncEventsLatencyBenchmark {
     for (String route : List.of(OFF, SYNC)) {
       Run run = closedLoop(by, route, settle, duration);
       printRun(run);
+      rows.write(by == oneConnection ? "floor" : "max", route, 0, Double.NaN, run);
       runs.add(run);
     }
     return runs;
