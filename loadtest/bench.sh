@@ -31,6 +31,18 @@
 #   loadtest/bench.sh                                  # full run (~30 s warm-up + 5 pairs x 30 s)
 #   WARMUP=5 DURATION=3 PAIRS=1 loadtest/bench.sh      # quick smoke run
 #   SKIP_UNBROKEN=1 loadtest/bench.sh                  # direct and nginx only (no jar needed)
+#   SWEEP=20,40,60,80 ROWS_DIR=/tmp/x loadtest/bench.sh  # then latency against offered load, and TSV files
+#
+# Sweep (with SWEEP set, not with SKIP_UNBROKEN)
+#   After the pairs, src/test/java/io/unbroken/bench/PassthroughSweep offers nginx and Unbroken fixed
+#   rates (open loop, latency counted from when each request was due), at the percentages SWEEP lists
+#   of the most nginx carried from that same generator, SWEEP_DURATION s each: p50/p90/p99 against
+#   offered load. wrk cannot do this: it sends the next request only when the last is answered.
+#
+# Machine-readable output (with ROWS_DIR set, a directory)
+#   pairs.tsv    every run: pair, target, req/s, p50 ms, p99 ms, CPU us/req, errors
+#   summary.tsv  name and value: the medians (e.g. nginx_rps) and the ratios (e.g. unbroken/nginx_cpu_us)
+#   sweep.tsv    the sweep's runs, as PassthroughSweep writes them (BenchRows)
 #
 # Environment (defaults in brackets)
 #   WARMUP [30]  NGINX_WARMUP [5]  DURATION [10]  PAIRS [5]  CONNS [50]  THREADS [2]
@@ -40,6 +52,8 @@
 #   UNBROKEN_JVM_FLAGS ["-XX:+UseParallelGC -Xms512m -Xmx512m"] (set it empty for README's plain java -jar)
 #   PROFILE [] a file name: Unbroken's measured runs are recorded with JFR (CPU sampled every 1 ms,
 #     allocations sampled) into PROFILE, summarised as text into PROFILE.txt by loadtest/JfrSummary.java
+#   SWEEP [] (percentages, comma separated)  SWEEP_DURATION [5]  SWEEP_WARMUP [5]  ROWS_DIR []
+#   MVN [mvn]  MVN_FLAGS [] (for the sweep's classpath, e.g. -o)
 #
 # All traffic goes to 127.0.0.1, every run is bounded in time, and every process the script
 # starts is stopped on exit (normal end, error or Ctrl-C).
@@ -74,6 +88,12 @@ SKIP_UNBROKEN=${SKIP_UNBROKEN:-0}
 KEEP_TMP=${KEEP_TMP:-0}
 UNBROKEN_JVM_FLAGS=${UNBROKEN_JVM_FLAGS-"-XX:+UseParallelGC -Xms512m -Xmx512m"}
 PROFILE=${PROFILE:-}
+SWEEP=${SWEEP:-}
+SWEEP_DURATION=${SWEEP_DURATION:-5}
+SWEEP_WARMUP=${SWEEP_WARMUP:-5}
+ROWS_DIR=${ROWS_DIR:-}
+MVN=${MVN:-mvn}
+MVN_FLAGS=${MVN_FLAGS:-}
 
 UPSTREAM_BODY="hello from upstream"
 CLK_TCK=""
@@ -82,6 +102,7 @@ WORK_DIR=""
 UPSTREAM_PID=""
 PROXY_PID=""
 JAVA_PID=""
+SWEEP_PID=""
 POLICY_RC_CREATED=""
 RESULTS=""
 
@@ -310,6 +331,7 @@ stop_profile() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP PIPE
+  stop_pid "$SWEEP_PID"
   stop_pid "$JAVA_PID"
   stop_pid "$PROXY_PID"
   stop_pid "$UPSTREAM_PID"
@@ -431,6 +453,52 @@ print_summary() {
   printf '  %-28s %s\n' "unbroken/direct req/s" "$(fmt "$(ratios unbroken direct 3 | median)" %.2f)"
 }
 
+# The medians and ratios of print_summary as "name<TAB>value" lines.
+summary_rows() {
+  local t column
+  for t in direct nginx unbroken; do
+    [[ $t == unbroken && $SKIP_UNBROKEN == 1 ]] && continue
+    for column in 3:rps 4:p50_ms 5:p99_ms 6:cpu_us; do
+      printf '%s_%s\t%s\n' "$t" "${column#*:}" "$(column_of "$t" "${column%%:*}" | median)"
+    done
+  done
+  printf 'nginx/direct_rps\t%s\n' "$(ratios nginx direct 3 | median)"
+  [[ $SKIP_UNBROKEN == 1 ]] && return 0
+  for column in 3:rps 5:p99_ms 6:cpu_us; do
+    printf 'unbroken/nginx_%s\t%s\n' "${column#*:}" "$(ratios unbroken nginx "${column%%:*}" | median)"
+  done
+  printf 'unbroken/direct_rps\t%s\n' "$(ratios unbroken direct 3 | median)"
+}
+
+write_rows() {
+  [[ -n $ROWS_DIR ]] || return 0
+  mkdir -p "$ROWS_DIR"
+  { printf 'pair\ttarget\trps\tp50_ms\tp99_ms\tcpu_us\terrors\n'; cat "$RESULTS"; } >"$ROWS_DIR/pairs.tsv"
+  summary_rows >"$ROWS_DIR/summary.tsv"
+  log "wrote pairs.tsv and summary.tsv to $ROWS_DIR"
+}
+
+# PassthroughSweep against the running nginx proxy and Unbroken (see "Sweep" above), bounded in time.
+sweep() {
+  [[ -n $SWEEP && $SKIP_UNBROKEN != 1 ]] || return 0
+  local cp rows="" rc=0
+  [[ -n $ROWS_DIR ]] && rows=$ROWS_DIR/sweep.tsv && rm -f "$rows"
+  build_test_classes_if_needed "$ROOT_DIR/target/test-classes/io/unbroken/bench/PassthroughSweep.class" \
+    "the sweep program was not compiled"
+  test_classpath "$WORK_DIR/classpath.txt"
+  cp=$ROOT_DIR/target/test-classes:$ROOT_DIR/target/classes:$(cat "$WORK_DIR/classpath.txt")
+  log "sweep at $SWEEP % of nginx's maximum, $SWEEP_DURATION s per run"
+  # In the background, so that a signal reaches the trap at once and the trap can stop it.
+  timeout --signal=TERM --kill-after=10 $((SWEEP_WARMUP + 30 * (SWEEP_DURATION + 3) + 120)) \
+    "$JAVA" -XX:+UseParallelGC -Xms256m -Xmx256m -Dbench.warmup="$SWEEP_WARMUP" -Dbench.duration="$SWEEP_DURATION" \
+    -Dbench.connections="$CONNS" -Dbench.sweep="$SWEEP" -Dbench.rows="$rows" \
+    -cp "$cp" io.unbroken.bench.PassthroughSweep "$NGINX_PORT" "$UNBROKEN_PORT" &
+  SWEEP_PID=$!
+  wait "$SWEEP_PID" || rc=$?
+  SWEEP_PID=""
+  ((rc == 0)) || die "the sweep failed (exit code $rc; 124: it ran out of time)"
+}
+
 # ---------------------------------------------------------------------------------------------
 # main
 
@@ -485,6 +553,8 @@ main() {
   stop_profile
 
   print_summary
+  write_rows
+  sweep
   echo
   machine_load "end"
 }
