@@ -1,0 +1,250 @@
+// Writes REPORT.md and one chart per benchmark from the rows report.sh collected (run by
+// report.sh, which installs vega and vega-lite). Every figure comes from the benchmarks'
+// machine-readable output: bench.sh's summary.tsv (medians and medians of per-pair ratios) and the
+// rows the Java programs write (BenchRows: phase, side, round, offered_per_s, answered_per_s,
+// p50_ms, p90_ms, p99_ms, errors, saturated).
+//
+//   node report.mjs TOOLS_DIR RUN_DIR OUT_DIR
+//
+// RUN_DIR holds meta.tsv (name and value: date, commit, command, load averages, elapsed time, the
+// settings of each benchmark), passthrough/{summary,sweep}.tsv, idempotency.tsv and sync.tsv.
+// OUT_DIR gets REPORT.md and report/{passthrough,idempotency,sync}.svg.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const [tools, runDir, outDir] = process.argv.slice(2);
+if (!tools || !runDir || !outDir) {
+  console.error('usage: node report.mjs TOOLS_DIR RUN_DIR OUT_DIR');
+  process.exit(2);
+}
+const requireTool = createRequire(path.join(path.resolve(tools), 'node_modules', '.report'));
+const vega = requireTool('vega');
+const vegaLite = requireTool('vega-lite');
+
+const meta = nameValues(path.join(runDir, 'meta.tsv'));
+const PERCENTILES = ['p50', 'p90', 'p99'];
+
+const benchmarks = [passthrough(), durable({
+  key: 'idempotency',
+  title: 'Idempotency: a new Idempotency-Key on every request',
+  file: 'idempotency.tsv',
+  ours: '/fresh',
+  baseline: '/pass',
+  extra: (rows, maxOf) => [measure('closed-loop maximum, replays (req/s)', '/replay', maxOf('/replay'),
+    '/pass', maxOf('/pass'), '>=', 1.0)],
+  maxTarget: 0.6,
+}), durable({
+  key: 'sync',
+  title: 'Events: `events: sync` against `events: off`',
+  file: 'sync.tsv',
+  ours: '/sync',
+  baseline: '/off',
+  extra: () => [],
+  maxTarget: 0.35,
+})];
+
+mkdirSync(path.join(outDir, 'report'), { recursive: true });
+for (const benchmark of benchmarks) {
+  writeFileSync(path.join(outDir, 'report', `${benchmark.key}.svg`), await chart(benchmark));
+}
+writeFileSync(path.join(outDir, 'REPORT.md'), markdown(benchmarks));
+const met = benchmarks.flatMap((b) => b.measures).filter((m) => m.met).length;
+const total = benchmarks.flatMap((b) => b.measures).length;
+console.log(`wrote ${path.join(outDir, 'REPORT.md')} and ${benchmarks.length} charts: ${met} of ${total} targets met`);
+
+function passthrough() {
+  const summary = nameValues(path.join(runDir, 'passthrough', 'summary.tsv'));
+  const rows = readRows(path.join(runDir, 'passthrough', 'sweep.tsv'));
+  const number = (name) => Number(summary[name]);
+  const floor = (side) => rows.find((r) => r.phase === 'floor' && r.side === side);
+  const max = (side) => rows.find((r) => r.phase === 'max' && r.side === side);
+  return {
+    key: 'passthrough',
+    title: 'Passthrough: Unbroken against an nginx reverse proxy',
+    ours: 'unbroken',
+    baseline: 'nginx',
+    settings: meta.passthrough_settings,
+    measures: [
+      measure('requests/s (wrk, closed loop)', 'unbroken', number('unbroken_rps'), 'nginx', number('nginx_rps'),
+        '>=', 1.0, number('unbroken/nginx_rps')),
+      measure('CPU per request (µs)', 'unbroken', number('unbroken_cpu_us'), 'nginx', number('nginx_cpu_us'),
+        '<=', 1.1, number('unbroken/nginx_cpu_us')),
+      measure('p99 at the closed-loop maximum (ms)', 'unbroken', number('unbroken_p99_ms'), 'nginx',
+        number('nginx_p99_ms'), '<=', 1.2, number('unbroken/nginx_p99_ms')),
+    ],
+    ratioNote: 'The ratios are medians of the per-pair ratios; each pair runs both sides back to back.',
+    floor: [
+      `no hop at all (wrk straight to the upstream): ${fixed(number('direct_rps'), 0)} req/s, p50 `
+        + `${fixed(number('direct_p50_ms'), 3)} ms, p99 ${fixed(number('direct_p99_ms'), 3)} ms; `
+        + `nginx keeps ${fixed(number('nginx/direct_rps'), 2)} of that throughput, Unbroken `
+        + `${fixed(number('unbroken/direct_rps'), 2)}`,
+      `one connection, closed loop (nothing queues): ${floorText(floor('nginx'), 'nginx')}; `
+        + `${floorText(floor('unbroken'), 'Unbroken')}`,
+      `the sweep's generator (PassthroughSweep, Java) carried at most ${fixed(max('nginx')?.rate, 0)} req/s `
+        + `through nginx and ${fixed(max('unbroken')?.rate, 0)} through Unbroken (closed loop); `
+        + 'its loads are shares of the nginx figure',
+    ],
+    sweep: rows.filter((r) => r.phase === 'sweep'),
+  };
+}
+
+/** A benchmark with a durable path (ours) beside the same route without it (the baseline). */
+function durable({ key, title, file, ours, baseline, extra, maxTarget }) {
+  const rows = readRows(path.join(runDir, file));
+  const maxOf = (side) => rows.find((r) => r.phase === 'max' && r.side === side)?.rate;
+  const floorOf = (side) => rows.find((r) => r.phase === 'floor' && r.side === side);
+  // At half of the durable path's own maximum when the program ran there (it does when that
+  // maximum is below the baseline's), else at half of the baseline's, the lower load.
+  const phase = rows.some((r) => r.phase === `open@${ours}`) ? `open@${ours}` : `open@${baseline}`;
+  const open = rows.filter((r) => r.phase === phase);
+  const added = median(open.filter((r) => r.side === ours).flatMap((mine) => {
+    const base = open.find((r) => r.side === baseline && r.round === mine.round);
+    return base ? [mine.p99 - base.p99] : [];
+  }));
+  const floorAdded = floorOf(ours)?.p99 - floorOf(baseline)?.p99;
+  const offered = open[0]?.offered;
+  const saturated = open.filter((r) => r.saturated && (r.side === ours || r.side === baseline)).length;
+  return {
+    key,
+    title,
+    ours,
+    baseline,
+    settings: meta[`${key}_settings`],
+    measures: [
+      measure('closed-loop maximum (req/s)', ours, maxOf(ours), baseline, maxOf(baseline), '>=', maxTarget),
+      ...extra(rows, maxOf),
+      measure(`p99 added at ${fixed(offered, 0)} req/s (half of ${phase.slice(5)}'s maximum), against the floor (ms)`,
+        `${ours} − ${baseline}`, added, 'floor', floorAdded, '<=', 2.0,
+        floorAdded > 0 ? added / floorAdded : NaN, saturated > 0 ? `${saturated} run(s) saturated` : ''),
+    ],
+    ratioNote: `The added p99 is the median over ${open.filter((r) => r.side === ours).length} round(s) of `
+      + `${ours}'s p99 minus ${baseline}'s in the same round (open loop, latency from when each request was due);`
+      + ` the floor is the same difference on one connection. The sweep's loads are shares of ${ours}'s maximum.`,
+    floor: [
+      `one connection, closed loop (nothing queues: what the path costs a request by itself): `
+        + `${floorText(floorOf(baseline), baseline)}; ${floorText(floorOf(ours), ours)}; `
+        + `so ${ours} adds ${fixed(floorAdded, 3)} ms at p99 with nothing else running`,
+    ],
+    sweep: rows.filter((r) => r.phase === 'sweep'),
+  };
+}
+
+function measure(name, oursLabel, ours, baselineLabel, baseline, direction, target, ratio = ours / baseline,
+  note = '') {
+  const met = Number.isFinite(ratio) && !note && (direction === '>=' ? ratio >= target : ratio <= target);
+  return { name, oursLabel, ours, baselineLabel, baseline, ratio, direction, target, met, note };
+}
+
+function keptUp(row) {
+  return row.saturated ? 'saturated' : row.rate < 0.98 * row.offered ? 'behind' : '';
+}
+
+function floorText(row, label) {
+  return row ? `${label} p50 ${fixed(row.p50, 3)} ms, p99 ${fixed(row.p99, 3)} ms` : `${label}: not measured`;
+}
+
+function markdown(all) {
+  const lines = [
+    '# Performance report',
+    '',
+    `Generated by \`${meta.command}\` on ${meta.date} at commit \`${meta.commit}\`, in ${meta.elapsed}.`,
+    `Machine: nproc ${meta.nproc}; load averages (1, 5, 15 min) ${meta.load_start} at the start,`
+      + ` ${meta.load_end} at the end.`,
+    '',
+    'Both sides of every comparison ran in this one invocation, alternating, on the same two cores as the load'
+      + ' generator and the stores: the ratios are what to compare, not the absolute figures.',
+    'Each benchmark\'s program prints more (every run, the collector\'s pauses, the event store\'s commits);'
+      + ' see loadtest/README.md.',
+    '',
+    '| benchmark | measure | ratio | target | met |',
+    '|---|---|---:|---|---|',
+    ...all.flatMap((b) => b.measures.map((m) => `| ${b.key} | ${m.name} | ${fixed(m.ratio, 2)} | ${m.direction}`
+      + ` ${fixed(m.target, 2)} | ${m.met ? 'yes' : 'no'} |`)),
+  ];
+  all.forEach((b, i) => {
+    lines.push('', `## ${i + 1}. ${b.title}`, '', `Load: ${b.settings}.`, '',
+      '| measure | ours | | baseline | | ratio | target | met |',
+      '|---|---|---:|---|---:|---:|---|---|',
+      ...b.measures.map((m) => `| ${m.name} | ${m.oursLabel} | ${fixed(m.ours, digits(m.ours))} | ${m.baselineLabel}`
+        + ` | ${fixed(m.baseline, digits(m.baseline))} | ${fixed(m.ratio, 2)} | ${m.direction} ${fixed(m.target, 2)}`
+        + ` | ${m.met ? 'yes' : 'no'}${m.note ? ` (${m.note})` : ''} |`),
+      '', b.ratioNote, '', 'Floor:', '', ...b.floor.map((f) => `- ${f}`), '',
+      `![${b.key}: latency against offered load](report/${b.key}.svg)`, '',
+      'Open-loop sweep (each run once, the sides alternating which goes first):', '',
+      '| offered req/s | side | answered req/s | p50 ms | p90 ms | p99 ms | errors | |',
+      '|---:|---|---:|---:|---:|---:|---:|---|',
+      ...b.sweep.map((r) => `| ${fixed(r.offered, 0)} | ${r.side} | ${fixed(r.rate, 0)} | ${fixed(r.p50, 3)}`
+        + ` | ${fixed(r.p90, 3)} | ${fixed(r.p99, 3)} | ${r.errors} | ${keptUp(r)} |`));
+  });
+  lines.push('', 'A saturated run could not keep up: it stopped sending once a second\'s worth of requests was'
+    + ' unanswered, and its latencies are time spent queueing. A run marked behind answered less than 98 % of'
+    + ' what it offered: its latencies grow with its length.', '');
+  return lines.join('\n');
+}
+
+/** p50, p90 and p99 against offered load, a colour per side, a dash per percentile; saturated runs as crosses. */
+async function chart(benchmark) {
+  const values = benchmark.sweep.flatMap((r) => PERCENTILES.filter((p) => r[p] > 0).map((p) => ({
+    offered: r.offered, side: r.side, percentile: p, ms: r[p], run: r.saturated ? 'saturated' : 'kept up',
+  })));
+  const x = { field: 'offered', type: 'quantitative', title: 'offered load (requests/s)' };
+  const y = { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'latency (ms, log scale)' };
+  const color = { field: 'side', type: 'nominal', title: 'side',
+    scale: { domain: [benchmark.baseline, benchmark.ours] } };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: benchmark.title.replace(/`/g, ''), subtitle: `open loop; ${meta.date}, commit ${meta.commit}` },
+    width: 560,
+    height: 320,
+    background: 'white',
+    data: { values },
+    layer: [
+      { mark: { type: 'line' }, encoding: { x, y, color,
+        strokeDash: { field: 'percentile', type: 'nominal', title: 'percentile', sort: PERCENTILES } } },
+      { mark: { type: 'point', filled: true, size: 36 }, encoding: { x, y, color,
+        shape: { field: 'run', type: 'nominal', title: 'run',
+          scale: { domain: ['kept up', 'saturated'], range: ['circle', 'cross'] } } } },
+    ],
+  };
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function readRows(file) {
+  const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
+  const names = header.split('\t');
+  return lines.map((line) => {
+    const cell = Object.fromEntries(line.split('\t').map((v, i) => [names[i], v]));
+    return {
+      phase: cell.phase, side: cell.side, round: Number(cell.round), offered: Number(cell.offered_per_s),
+      rate: Number(cell.answered_per_s), p50: Number(cell.p50_ms), p90: Number(cell.p90_ms),
+      p99: Number(cell.p99_ms), errors: Number(cell.errors), saturated: cell.saturated === '1',
+    };
+  });
+}
+
+function nameValues(file) {
+  return Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((line) => {
+    const at = line.indexOf('\t');
+    return [line.slice(0, at), line.slice(at + 1)];
+  }));
+}
+
+function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = sorted.length;
+  return n === 0 ? NaN : n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
+function digits(value) {
+  return Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 3;
+}
+
+function fixed(value, places) {
+  return Number.isFinite(value) ? value.toFixed(places) : 'n/a';
+}
