@@ -24,6 +24,7 @@
 #                    (the programs' system properties; their sweep loads are shares of the durable route's
 #                    own maximum, up to past it; the passthrough sweep's are shares of nginx's)
 #   STAGE_TIMEOUT [480] seconds each benchmark may run before it is stopped
+#   (bench.sh listens on 18180, 18181, 18182 and 19190 unless PASSTHROUGH_ENV sets its *_PORT settings)
 #   OUT_DIR [loadtest]  MVN_FLAGS [-o]  KEEP_TMP [0] (1: keep the rows and logs)
 #
 # Every process, database and Redis prefix is the benchmark scripts' own: they start and stop them
@@ -45,6 +46,9 @@ CHART_PACKAGES=(vega@5.33.1 vega-lite@5.23.0)
 RUN_DIR=""
 TOOLS_DIR=""
 STAGE_PID=""
+# Ports of its own for bench.sh (PASSTHROUGH_ENV may set others): a bench.sh started by hand on its
+# defaults, holding them, does not stop the report.
+PASSTHROUGH_PORTS="UPSTREAM_PORT=18181 NGINX_PORT=18182 UNBROKEN_PORT=18180 ADMIN_PORT=19190"
 
 cleanup() {
   local rc=$?
@@ -114,7 +118,7 @@ main() {
   machine_load "start"
   warn_if_busy
   # shellcheck disable=SC2086 # PASSTHROUGH_ENV is a list of assignments
-  stage passthrough env $PASSTHROUGH_ENV ROWS_DIR="$RUN_DIR/passthrough" "$ROOT_DIR/loadtest/bench.sh"
+  stage passthrough env $PASSTHROUGH_PORTS $PASSTHROUGH_ENV ROWS_DIR="$RUN_DIR/passthrough" "$ROOT_DIR/loadtest/bench.sh"
   stage idempotency env JAVA_OPTS="$IDEMPOTENCY_OPTS -Dbench.rows=$RUN_DIR/idempotency.tsv" \
     RUN_TIMEOUT="$STAGE_TIMEOUT" "$ROOT_DIR/loadtest/idempotency-bench.sh"
   stage sync env BENCHES=sync JAVA_OPTS="$SYNC_OPTS -Dbench.rows=$RUN_DIR/sync.tsv" \
