@@ -51,13 +51,6 @@ public final class Unbroken implements Callable<Integer> {
     // Headers the gateway copies were already parsed and checked by the HTTP codec; checking them
     // again on every copy costs a visible share of the proxy's CPU per request.
     System.setProperty("vertx.disableHttpHeadersValidation", "true");
-    // Netty 4.2's default adaptive allocator hands buffers between threads through shared queues,
-    // 17% of the gateway's CPU samples in a passthrough profile; every buffer here is taken and
-    // released on one event loop, which the pooled allocator's per-thread caches serve without
-    // them (loadtest/profiles/README.md). A -Dio.netty.allocator.type on the command line wins.
-    if (System.getProperty("io.netty.allocator.type") == null) {
-      System.setProperty("io.netty.allocator.type", "pooled");
-    }
     int exitCode = new CommandLine(new Unbroken()).execute(args);
     if (exitCode != 0) {
       System.exit(exitCode);
