@@ -25,8 +25,8 @@
 #                               answers (targets <= 2 s, <= 2 MB). Run with BENCHES=idempotency, or
 #                               loadtest/idempotency-bench.sh.
 #   InflightRowBenchmark        a sync request's two commits (opening, terminal) through group commit,
-#                               64 closed-loop writers, with and without its durable in-flight row
-#                               (inserted in the first, deleted in the second): what the row adds at
+#                               64 closed-loop writers, with and without its durable in-flight mark
+#                               (set on its stream's row by the first, cleared by the second): what it adds at
 #                               p50/p99 and requests/s with/without. Then the reaper with 100,000
 #                               finished requests in the store: the orphan query before and after
 #                               they were added (ratio ~1: it reads in-flight rows only), its plan,
