@@ -7,13 +7,19 @@
 #   request   what the gateway appends for one events: sync request: an opening of 2 events on a
 #             new stream, then its completion of 1 event, as two calls (two commits)
 #   batch4    one call with the openings of 4 requests (a small group commit)
+#   group8    what a busy node's group commits carry: the openings of 8 requests with their
+#             in-flight marks in one call, then their 8 completions in another (V11's form; run
+#             with BASELINE=11 or later, as earlier functions take no marks)
 # Runs with synchronous_commit=off, so the figures are the database's CPU per pgbench transaction
 # (for request, both calls) and not the disk's flush; one client, simple protocol. Prints each round, then medians and current/baseline.
 #
 # Usage
 #   loadtest/append-function-bench.sh                  # ~2 min
 #   BASELINE=6 DURATION=8 ROUNDS=3 loadtest/append-function-bench.sh
-# Environment: BASELINE [6]  DURATION [8] seconds per run  ROUNDS [3]  PGPORT [5432]  PGUSER [postgres]
+#   BASELINE=11 SCRIPTS=group8 loadtest/append-function-bench.sh   # the set-based function (V12) against V11's loop
+# Environment: BASELINE [6]  DURATION [8] seconds per run  ROUNDS [3]
+#   SCRIPTS [request batch4, and group8 when BASELINE >= 11]
+#   PGPORT [5432]  PGUSER [postgres]
 # Both databases are dropped on exit. All traffic goes to 127.0.0.1.
 set -euo pipefail
 
@@ -23,6 +29,9 @@ source "$ROOT_DIR/loadtest/lib.sh"
 BASELINE=${BASELINE:-6}
 DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-3}
+DEFAULT_SCRIPTS="request batch4"
+((BASELINE < 11)) || DEFAULT_SCRIPTS+=" group8"
+SCRIPTS=${SCRIPTS:-$DEFAULT_SCRIPTS}
 PGPORT=${PGPORT:-5432}
 PGUSER=${PGUSER:-postgres}
 PGHOST=127.0.0.1
@@ -85,6 +94,28 @@ SQL
   done
   echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]);"
 } >"$WORK_DIR/batch4.sql"
+# A group commit as a busy node makes them: the openings of 8 requests, with their in-flight marks
+# (V11's ninth argument), then their 8 completions, which clear the marks; two calls, two commits.
+{
+  echo '\set id random(1, 100000000)'
+  streams="" opening_ids="" closing_ids="" types="" data="" metadata="" hlcs="" marks="" closing_types="" closing_data=""
+  for i in 0 1 2 3 4 5 6 7; do
+    sep=${streams:+, }
+    streams+="${sep}'group-' || (:id * 8 + $i)"
+    opening_ids+="${sep}CAST(:id AS bigint) * 24 + $((3 * i)), CAST(:id AS bigint) * 24 + $((3 * i + 1))"
+    closing_ids+="${sep}CAST(:id AS bigint) * 24 + $((3 * i + 2))"
+    types+="${sep}'RequestAccepted', 'RequestForwarded'"
+    data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
+    metadata+="${sep}'{\"node\": \"bench\"}', '{\"node\": \"bench\"}'"
+    hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
+    marks+="${sep}'{\"request_id\": \"r$i\", \"node\": \"bench\", \"route\": \"/orders\", \"timeout_ms\": 30000}'"
+    closing_types+="${sep}'RequestCompleted'"
+    closing_data+="${sep}'{\"status\": 200}'"
+  done
+  eights() { printf '%s, ' "$@" | sed 's/, $//'; }
+  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$(eights 0 0 0 0 0 0 0 0)], ARRAY[$(eights 2 2 2 2 2 2 2 2)], ARRAY[$opening_ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[], ARRAY[$marks]);"
+  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$(eights 2 2 2 2 2 2 2 2)], ARRAY[$(eights 1 1 1 1 1 1 1 1)], ARRAY[$closing_ids], ARRAY[$closing_types], ARRAY[$closing_data], ARRAY[$(eights "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'")], ARRAY[$(eights 17 18 19 20 21 22 23 24)]::bigint[]);"
+} >"$WORK_DIR/group8.sql"
 
 machine_load start
 warn_if_busy
@@ -105,7 +136,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 
 declare -A results
 printf '\n%-8s %-7s %12s %12s\n' "script" "round" "baseline ms" "current ms"
-for script in request batch4; do
+for script in $SCRIPTS; do
   for ((round = 1; round <= ROUNDS; round++)); do
     # Alternate which database goes first, so that drift does not favour either.
     if ((round % 2)); then
@@ -122,7 +153,7 @@ done
 
 printf '\nmedians (ms per pgbench transaction; request = its two calls)\n'
 printf '%-8s %12s %12s %16s\n' "script" "baseline" "current" "current/baseline"
-for script in request batch4; do
+for script in $SCRIPTS; do
   base=$(tr ' ' '\n' <<<"${results[$script.base]}" | grep . | median)
   current=$(tr ' ' '\n' <<<"${results[$script.current]}" | grep . | median)
   printf '%-8s %12.3f %12.3f %15.2fx\n' "$script" "$base" "$current" "$(awk -v c="$current" -v b="$base" 'BEGIN { print c / b }')"

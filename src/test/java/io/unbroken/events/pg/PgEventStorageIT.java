@@ -12,6 +12,7 @@ import io.unbroken.events.NewEvent;
 import io.unbroken.events.RequestLifecycle;
 import io.unbroken.events.Stamps;
 import io.unbroken.events.StreamAppend;
+import io.unbroken.events.WrongExpectedVersion;
 import io.unbroken.ids.HybridLogicalClock;
 import io.unbroken.ids.SnowflakeIds;
 import io.unbroken.platform.PostgresConnector;
@@ -94,6 +95,45 @@ class PgEventStorageIT extends EventStorageContract {
       Await.result(moving.commit());
       AppendResult appended = Await.result(Await.result(waiting).get(0).toFuture());
       assertThat(appended.firstVersion()).isEqualTo(6);
+    } finally {
+      Await.result(otherNode.close());
+    }
+  }
+
+  /**
+   * Streams another node's batch is creating but has not committed: an append to one waits for
+   * that batch, then is decided against what it wrote (any version lands after it, no stream
+   * fails), while the rest of its own batch commits as usual.
+   */
+  @Test
+  void appendsToStreamsAnotherBatchIsCreatingAreDecidedAfterIt() {
+    String suffix = UUID.randomUUID().toString();
+    String anyVersion = "created-any-" + suffix;
+    String noStream = "created-none-" + suffix;
+    String fresh = "fresh-" + suffix;
+    SqlConnection otherNode = Await.result(pool.getConnection());
+    try {
+      Transaction creating = Await.result(otherNode.begin());
+      Await.result(otherNode.preparedQuery("INSERT INTO streams (stream_id, version) VALUES ($1, 3), ($2, 3)")
+          .execute(Tuple.of(anyVersion, noStream)));
+      Future<List<AppendOutcome>> waiting = storage.appendBatch(List.of(
+          StreamAppend.of(anyVersion, ExpectedVersion.ANY, NewEvent.of("A", new JsonObject())),
+          StreamAppend.of(noStream, ExpectedVersion.NO_STREAM, NewEvent.of("B", new JsonObject())),
+          StreamAppend.of(fresh, ExpectedVersion.NO_STREAM, NewEvent.of("C", new JsonObject()))));
+      Await.until("the batch waits for the uncommitted streams", Duration.ofSeconds(10), () -> Await.result(
+          pool.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+              + " AND wait_event_type = 'Lock'").execute()).iterator().next().getLong(0) > 0);
+      Await.result(creating.commit());
+      List<AppendOutcome> outcomes = Await.result(waiting);
+
+      assertThat(outcomes.get(0).result().firstVersion()).isEqualTo(4);
+      assertThat(outcomes.get(1).failure()).isInstanceOf(WrongExpectedVersion.class)
+          .hasMessageContaining("is at version 3");
+      assertThat(outcomes.get(2).result().firstVersion()).isEqualTo(1);
+      assertThat(Await.result(pool.preparedQuery("SELECT stream_id, version FROM streams WHERE stream_id = ANY($1)"
+          + " ORDER BY stream_id").execute(Tuple.of(new String[] {anyVersion, noStream, fresh})))).extracting(
+              row -> row.getString(0) + "@" + row.getInteger(1))
+          .containsExactly(anyVersion + "@4", noStream + "@3", fresh + "@1");
     } finally {
       Await.result(otherNode.close());
     }
