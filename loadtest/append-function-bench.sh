@@ -78,44 +78,48 @@ cat >"$WORK_DIR/request.sql" <<'SQL'
 SELECT append_batch(ARRAY['request-' || :id], ARRAY[0], ARRAY[2], ARRAY[CAST(:id AS bigint) * 4, CAST(:id AS bigint) * 4 + 1], ARRAY['RequestAccepted', 'RequestForwarded'], ARRAY['{"method": "POST", "path": "/orders", "query": null}', '{"upstream": "http://127.0.0.1:9000"}'], ARRAY['{"node": "bench"}', '{"node": "bench"}'], ARRAY[1, 2]::bigint[]);
 SELECT append_batch(ARRAY['request-' || :id], ARRAY[2], ARRAY[1], ARRAY[CAST(:id AS bigint) * 4 + 2], ARRAY['RequestCompleted'], ARRAY['{"status": 200}'], ARRAY['{"node": "bench"}'], ARRAY[3]::bigint[]);
 SQL
-{
-  echo '\set id random(1, 200000000)'
-  streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs=""
-  for i in 0 1 2 3; do
+# One append_batch call with the openings of $1 requests (RequestAccepted + RequestForwarded on
+# new streams '$2-<n>'), with their in-flight marks (V11's ninth argument) when $3 is "marked".
+# Event ids leave room for each request's completion (closing_call).
+opening_call() { # count prefix [marked]
+  local n=$1 i sep streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs="" marks=""
+  for ((i = 0; i < n; i++)); do
     sep=${streams:+, }
-    streams+="${sep}'batch-' || (:id * 4 + $i)"
+    streams+="${sep}'$2-' || (:id * $n + $i)"
     expected+="${sep}0"
     sizes+="${sep}2"
-    ids+="${sep}CAST(:id AS bigint) * 8 + $((2 * i)), CAST(:id AS bigint) * 8 + $((2 * i + 1))"
-    types+="${sep}'RequestAccepted', 'RequestForwarded'"
-    data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
-    metadata+="${sep}'{}', '{}'"
-    hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
-  done
-  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]);"
-} >"$WORK_DIR/batch4.sql"
-# A group commit as a busy node makes them: the openings of 8 requests, with their in-flight marks
-# (V11's ninth argument), then their 8 completions, which clear the marks; two calls, two commits.
-{
-  echo '\set id random(1, 100000000)'
-  streams="" opening_ids="" closing_ids="" types="" data="" metadata="" hlcs="" marks="" closing_types="" closing_data=""
-  for i in 0 1 2 3 4 5 6 7; do
-    sep=${streams:+, }
-    streams+="${sep}'group-' || (:id * 8 + $i)"
-    opening_ids+="${sep}CAST(:id AS bigint) * 24 + $((3 * i)), CAST(:id AS bigint) * 24 + $((3 * i + 1))"
-    closing_ids+="${sep}CAST(:id AS bigint) * 24 + $((3 * i + 2))"
+    ids+="${sep}CAST(:id AS bigint) * $((3 * n)) + $((3 * i)), CAST(:id AS bigint) * $((3 * n)) + $((3 * i + 1))"
     types+="${sep}'RequestAccepted', 'RequestForwarded'"
     data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
     metadata+="${sep}'{\"node\": \"bench\"}', '{\"node\": \"bench\"}'"
     hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
     marks+="${sep}'{\"request_id\": \"r$i\", \"node\": \"bench\", \"route\": \"/orders\", \"timeout_ms\": 30000}'"
-    closing_types+="${sep}'RequestCompleted'"
-    closing_data+="${sep}'{\"status\": 200}'"
   done
-  eights() { printf '%s, ' "$@" | sed 's/, $//'; }
-  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$(eights 0 0 0 0 0 0 0 0)], ARRAY[$(eights 2 2 2 2 2 2 2 2)], ARRAY[$opening_ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[], ARRAY[$marks]);"
-  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$(eights 2 2 2 2 2 2 2 2)], ARRAY[$(eights 1 1 1 1 1 1 1 1)], ARRAY[$closing_ids], ARRAY[$closing_types], ARRAY[$closing_data], ARRAY[$(eights "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'" "'{}'")], ARRAY[$(eights 17 18 19 20 21 22 23 24)]::bigint[]);"
-} >"$WORK_DIR/group8.sql"
+  [[ ${3:-} == marked ]] && marks=", ARRAY[$marks]" || marks=""
+  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]$marks);"
+}
+
+# The completions of opening_call's $1 requests: RequestCompleted at version 2 of each, one call.
+closing_call() { # count prefix
+  local n=$1 i sep streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs=""
+  for ((i = 0; i < n; i++)); do
+    sep=${streams:+, }
+    streams+="${sep}'$2-' || (:id * $n + $i)"
+    expected+="${sep}2"
+    sizes+="${sep}1"
+    ids+="${sep}CAST(:id AS bigint) * $((3 * n)) + $((3 * i + 2))"
+    types+="${sep}'RequestCompleted'"
+    data+="${sep}'{\"status\": 200}'"
+    metadata+="${sep}'{\"node\": \"bench\"}'"
+    hlcs+="${sep}$((2 * n + i + 1))"
+  done
+  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]);"
+}
+
+{ echo '\set id random(1, 200000000)'; opening_call 4 batch; } >"$WORK_DIR/batch4.sql"
+# A group commit as a busy node makes them: 8 openings with their marks, then their 8 completions
+# (which clear the marks); two calls, two commits.
+{ echo '\set id random(1, 100000000)'; opening_call 8 group marked; closing_call 8 group; } >"$WORK_DIR/group8.sql"
 
 machine_load start
 warn_if_busy
