@@ -78,48 +78,34 @@ cat >"$WORK_DIR/request.sql" <<'SQL'
 SELECT append_batch(ARRAY['request-' || :id], ARRAY[0], ARRAY[2], ARRAY[CAST(:id AS bigint) * 4, CAST(:id AS bigint) * 4 + 1], ARRAY['RequestAccepted', 'RequestForwarded'], ARRAY['{"method": "POST", "path": "/orders", "query": null}', '{"upstream": "http://127.0.0.1:9000"}'], ARRAY['{"node": "bench"}', '{"node": "bench"}'], ARRAY[1, 2]::bigint[]);
 SELECT append_batch(ARRAY['request-' || :id], ARRAY[2], ARRAY[1], ARRAY[CAST(:id AS bigint) * 4 + 2], ARRAY['RequestCompleted'], ARRAY['{"status": 200}'], ARRAY['{"node": "bench"}'], ARRAY[3]::bigint[]);
 SQL
-# One append_batch call with the openings of $1 requests (RequestAccepted + RequestForwarded on
-# new streams '$2-<n>'), with their in-flight marks (V11's ninth argument) when $3 is "marked".
-# Event ids leave room for each request's completion (closing_call).
-opening_call() { # count prefix [marked]
-  local n=$1 i sep streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs="" marks=""
+# One append_batch call for $1 requests on streams '$2-<n>': their openings (RequestAccepted +
+# RequestForwarded on new streams), with their in-flight marks (V11's ninth argument) when $3 is
+# "marked"; or, when $3 is "closing", their completions (RequestCompleted at version 2).
+append_call() { # count prefix opening|marked|closing
+  local n=$1 kind=$3 i sep ids_at streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs=""
+  local marks=""
   for ((i = 0; i < n; i++)); do
     sep=${streams:+, }
+    ids_at="CAST(:id AS bigint) * $((3 * n)) + $((3 * i))"
     streams+="${sep}'$2-' || (:id * $n + $i)"
-    expected+="${sep}0"
-    sizes+="${sep}2"
-    ids+="${sep}CAST(:id AS bigint) * $((3 * n)) + $((3 * i)), CAST(:id AS bigint) * $((3 * n)) + $((3 * i + 1))"
-    types+="${sep}'RequestAccepted', 'RequestForwarded'"
-    data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
-    metadata+="${sep}'{\"node\": \"bench\"}', '{\"node\": \"bench\"}'"
-    hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
-    marks+="${sep}'{\"request_id\": \"r$i\", \"node\": \"bench\", \"route\": \"/orders\", \"timeout_ms\": 30000}'"
+    if [[ $kind == closing ]]; then
+      expected+="${sep}2" sizes+="${sep}1" ids+="${sep}$ids_at + 2" types+="${sep}'RequestCompleted'"
+      data+="${sep}'{\"status\": 200}'" metadata+="${sep}'{\"node\": \"bench\"}'" hlcs+="${sep}$((2 * n + i + 1))"
+    else
+      expected+="${sep}0" sizes+="${sep}2" ids+="${sep}$ids_at, $ids_at + 1" types+="${sep}'RequestAccepted', 'RequestForwarded'"
+      data+="${sep}'{\"path\": \"/orders\"}', '{\"upstream\": \"http://127.0.0.1:9000\"}'"
+      metadata+="${sep}'{\"node\": \"bench\"}', '{\"node\": \"bench\"}'" hlcs+="${sep}$((2 * i + 1)), $((2 * i + 2))"
+      marks+="${sep}'{\"request_id\": \"r$i\", \"node\": \"bench\", \"route\": \"/orders\", \"timeout_ms\": 30000}'"
+    fi
   done
-  [[ ${3:-} == marked ]] && marks=", ARRAY[$marks]" || marks=""
+  [[ $kind == marked ]] && marks=", ARRAY[$marks]" || marks=""
   echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]$marks);"
 }
 
-# The completions of opening_call's $1 requests: RequestCompleted at version 2 of each, one call.
-closing_call() { # count prefix
-  local n=$1 i sep streams="" expected="" sizes="" ids="" types="" data="" metadata="" hlcs=""
-  for ((i = 0; i < n; i++)); do
-    sep=${streams:+, }
-    streams+="${sep}'$2-' || (:id * $n + $i)"
-    expected+="${sep}2"
-    sizes+="${sep}1"
-    ids+="${sep}CAST(:id AS bigint) * $((3 * n)) + $((3 * i + 2))"
-    types+="${sep}'RequestCompleted'"
-    data+="${sep}'{\"status\": 200}'"
-    metadata+="${sep}'{\"node\": \"bench\"}'"
-    hlcs+="${sep}$((2 * n + i + 1))"
-  done
-  echo "SELECT append_batch(ARRAY[$streams], ARRAY[$expected], ARRAY[$sizes], ARRAY[$ids], ARRAY[$types], ARRAY[$data], ARRAY[$metadata], ARRAY[$hlcs]::bigint[]);"
-}
-
-{ echo '\set id random(1, 200000000)'; opening_call 4 batch; } >"$WORK_DIR/batch4.sql"
+{ echo '\set id random(1, 200000000)'; append_call 4 batch opening; } >"$WORK_DIR/batch4.sql"
 # A group commit as a busy node makes them: 8 openings with their marks, then their 8 completions
 # (which clear the marks); two calls, two commits.
-{ echo '\set id random(1, 100000000)'; opening_call 8 group marked; closing_call 8 group; } >"$WORK_DIR/group8.sql"
+{ echo '\set id random(1, 100000000)'; append_call 8 group marked; append_call 8 group closing; } >"$WORK_DIR/group8.sql"
 
 machine_load start
 warn_if_busy
