@@ -74,7 +74,8 @@ import java.util.function.Function;
  * {@code -Dbench.pg.url=...}). System properties, with defaults: {@code bench.warmup} 25 (s),
  * {@code bench.settle} 1 (s), {@code bench.duration} 10 (s), {@code bench.rounds} 3,
  * {@code bench.connections} 50, {@code bench.clientThreads} 2, {@code bench.ratePercent} 50,
- * {@code bench.maxBacklogSeconds} 1, {@code bench.belowSyncMaximum} true, {@code bench.sweep} none
+ * {@code bench.maxBacklogSeconds} 1, {@code bench.belowSyncMaximum} true, {@code bench.maxInFlight} the
+ * event store's default (its commits at once), {@code bench.sweep} none
  * (shares of {@code /sync}'s closed-loop maximum at which both routes then run open loop once each,
  * see {@link LoadSweep}), {@code bench.rows} none (a file for a row per run, see {@link BenchRows}).
  */
@@ -128,7 +129,11 @@ public final class SyncEventsLatencyBenchmark {
       HttpServer upstream = upstreamVertx.createHttpServer().requestHandler(request -> request.response()
           .putHeader(HttpHeaders.CONTENT_TYPE, "text/plain").end(UPSTREAM_BODY));
       await(upstream.listen(upstreamPort, "127.0.0.1"), Duration.ofSeconds(10));
-      UnbrokenConfig config = nodeConfig(url, "http://127.0.0.1:" + upstreamPort);
+      UnbrokenConfig.EventStore defaults = UnbrokenConfig.EventStore.DEFAULTS;
+      UnbrokenConfig.EventStore writer = new UnbrokenConfig.EventStore(defaults.maxBatchEvents(), defaults.maxDelay(),
+          BenchRuns.intProperty("bench.maxInFlight", defaults.maxInFlight(), 1, 64), defaults.appendTimeout(),
+          defaults.asyncBacklog(), defaults.retention());
+      UnbrokenConfig config = nodeConfig(url, "http://127.0.0.1:" + upstreamPort, writer);
       node = await(UnbrokenNode.start(config), Duration.ofSeconds(90));
 
       int gatewayPort = config.server().port();
@@ -137,8 +142,9 @@ public final class SyncEventsLatencyBenchmark {
       List<Driver> oneConnection = Driver.deploy(clientVertx, 1, 1, gatewayPort, index -> Driver.RequestShape.GET);
 
       System.out.println("Sync events latency benchmark: " + BenchRuns.redact(url));
-      System.out.println(format("  node: 2 gateway instances, event store defaults (maxBatchEvents 256, maxDelay 0,"
-          + " maxInFlight 2), pool %d; routes %s (events off) and %s (events sync) to one in-process upstream",
+      System.out.println(format("  node: 2 gateway instances, event store maxBatchEvents %d, maxDelay %d ms,"
+          + " maxInFlight %d, pool %d; routes %s (events off) and %s (events sync) to one in-process upstream",
+          writer.maxBatchEvents(), writer.maxDelay().toMillis(), writer.maxInFlight(),
           config.postgres().orElseThrow().poolSize(), OFF, SYNC));
       System.out.println(load.describe("GET", OFF));
       new SyncEventsLatencyBenchmark(drivers, oneConnection, gatewayPort, config.admin().port(), load.settle(), load.duration(),
@@ -154,7 +160,7 @@ public final class SyncEventsLatencyBenchmark {
     }
   }
 
-  private static UnbrokenConfig nodeConfig(String url, String upstream) {
+  private static UnbrokenConfig nodeConfig(String url, String upstream, UnbrokenConfig.EventStore writer) {
     Function<EventsMode, Function<String, RouteConfig>> route = mode -> prefix -> new RouteConfig(prefix,
         URI.create(upstream), Set.of(), Duration.ofSeconds(30), 1 << 20, mode, IdempotencyPolicy.DISABLED);
     return new UnbrokenConfig(
@@ -167,7 +173,7 @@ public final class SyncEventsLatencyBenchmark {
         new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")),
         new UnbrokenConfig.Demo(false, 0),
         List.of(route.apply(EventsMode.OFF).apply(OFF), route.apply(EventsMode.SYNC).apply(SYNC)),
-        UnbrokenConfig.EventStore.DEFAULTS);
+        writer);
   }
 
   private void run(Duration warmup, int rounds, double rateShare, boolean alsoBelowSyncMaximum,
