@@ -2,11 +2,14 @@ package io.unbroken.idempotency;
 
 import com.google.common.collect.Lists;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,6 +33,8 @@ final class DurableWriteBehind {
   private final Queue<DurableAnswer> pending = new ConcurrentLinkedQueue<>();
   private final AtomicInteger pendingCount = new AtomicInteger();
   private final AtomicBoolean flushQueued = new AtomicBoolean();
+  // Writes under way, each registered before it takes its answers from the queue.
+  private final Set<Future<Void>> writing = ConcurrentHashMap.newKeySet();
 
   DurableWriteBehind(Vertx vertx, DurableAnswers store, Duration window) {
     this.vertx = vertx;
@@ -51,13 +56,20 @@ final class DurableWriteBehind {
     }
   }
 
-  /** Writes the answers still gathering now (a graceful stop); completes once they are written. */
+  /**
+   * Writes the answers still gathering now (a graceful stop); completes once they are written, and
+   * so are those another event loop's write took from the queue before this one could.
+   */
   Future<Void> flush() {
     flushQueued.set(false);
-    return send();
+    List<Future<Void>> written = new ArrayList<>(writing);
+    written.add(send());
+    return Future.join(written).mapEmpty();
   }
 
   private Future<Void> send() {
+    Promise<Void> underWay = Promise.promise();
+    writing.add(underWay.future());
     List<DurableAnswer> answers = new ArrayList<>();
     for (DurableAnswer answer = pending.poll(); answer != null; answer = pending.poll()) {
       answers.add(answer);
@@ -70,6 +82,11 @@ final class DurableWriteBehind {
         return Future.succeededFuture();
       }));
     }
-    return Future.join(written).mapEmpty();
+    Future<Void> all = Future.join(written).mapEmpty();
+    all.onComplete(finished -> {
+      writing.remove(underWay.future());
+      underWay.complete();
+    });
+    return all;
   }
 }

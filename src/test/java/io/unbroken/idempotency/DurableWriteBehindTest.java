@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.unbroken.events.SideRow;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
@@ -19,9 +20,19 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(VertxExtension.class)
 class DurableWriteBehindTest {
 
-  /** Keeps what each write was given; every write succeeds. */
+  /** Keeps what each write was given; every write succeeds, at once or, when held, once released. */
   private static final class RecordingAnswers implements DurableAnswers {
     final List<List<DurableAnswer>> writes = new CopyOnWriteArrayList<>();
+    final List<Promise<Void>> held = new CopyOnWriteArrayList<>();
+    private final boolean holdWrites;
+
+    RecordingAnswers() {
+      this(false);
+    }
+
+    RecordingAnswers(boolean holdWrites) {
+      this.holdWrites = holdWrites;
+    }
 
     @Override
     public Optional<SideRow> sideRow(DurableAnswer answer) {
@@ -31,7 +42,12 @@ class DurableWriteBehindTest {
     @Override
     public Future<Void> saveAll(List<DurableAnswer> answers) {
       writes.add(List.copyOf(answers));
-      return Future.succeededFuture();
+      if (!holdWrites) {
+        return Future.succeededFuture();
+      }
+      Promise<Void> written = Promise.promise();
+      held.add(written);
+      return written.future();
     }
 
     @Override
@@ -105,6 +121,24 @@ class DurableWriteBehindTest {
         assertThat(store.writes).hasSize(1);
         testContext.completeNow();
       })));
+    });
+  }
+
+  @Test
+  void aFlushWaitsForTheWriteAnotherTurnStartedWithTheAnswersItTook(Vertx vertx, VertxTestContext testContext) {
+    RecordingAnswers store = new RecordingAnswers(true);
+    DurableWriteBehind writer = new DurableWriteBehind(vertx, store, Duration.ZERO);
+    // Without a window the answer goes on the next turn, and its write stays under way until released.
+    vertx.runOnContext(v -> writer.add(answer("1")));
+
+    vertx.setTimer(200, t -> {
+      Future<Void> flushed = writer.flush();
+      testContext.verify(() -> {
+        assertThat(store.writes).as("the turn's write took the answer").hasSize(1);
+        assertThat(flushed.isComplete()).as("a flush while that write is under way").isFalse();
+      });
+      store.held.forEach(Promise::complete);
+      flushed.onComplete(testContext.succeedingThenComplete());
     });
   }
 
