@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  * The node's Redis client. A command sent from an event loop goes on a connection of that event
  * loop's own, kept open and shared by all its commands (pipelined): it is written and answered on
  * the thread that sent it, with no pool lease per command and no hop to another thread, which on
- * a busy node is most of what a Redis round trip costs. Commands sent from anywhere else go
- * through an ordinary pool.
+ * a busy node is most of what a Redis round trip costs. What one turn of the loop sends leaves in
+ * one write ({@link RedisFlushCoalescing}). Commands sent from anywhere else go through an
+ * ordinary pool.
  */
 public final class EventLoopRedis implements Redis {
 
@@ -122,7 +123,7 @@ public final class EventLoopRedis implements Redis {
         Future<RedisConnection> opening = client.connect();
         connection = opening;
         // A broken connection fails the commands it carried; the next command opens a new one.
-        opening.onSuccess(open -> open
+        opening.onSuccess(open -> RedisFlushCoalescing.install(open)
             .exceptionHandler(failure -> forget(opening, open, failure))
             .endHandler(ended -> forget(opening, open, null)));
       }

@@ -3,6 +3,7 @@ package io.unbroken.platform;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.unbroken.testing.Await;
+import io.unbroken.testing.PrivateRedis;
 import io.unbroken.testing.TestServices;
 import io.vertx.core.AbstractVerticle;
 import io.vertx.core.Context;
@@ -14,15 +15,18 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The node's Redis client on the real Redis: one connection per event loop, replaced when it breaks. */
 class EventLoopRedisIT {
@@ -97,6 +101,37 @@ class EventLoopRedisIT {
     Context replyContext = Await.result(on(sender, () -> clientId().map(id -> Vertx.currentContext())));
 
     assertThat(replyContext).isSameAs(sender);
+  }
+
+  @Test
+  void commandsSentInOneTurnOfTheLoopReachRedisInOneWrite(@TempDir Path logs) throws Exception {
+    try (PrivateRedis server = PrivateRedis.start(logs)) {
+      RedisOptions options = new RedisOptions().setConnectionString(server.settings("coalescing").url());
+      EventLoopRedis own = new EventLoopRedis(vertx, options, 1);
+      Redis observer = Redis.createClient(vertx, options);
+      try {
+        Context loop = newEventLoopContext();
+        Await.result(on(loop, () -> own.send(Request.cmd(Command.PING))));
+        long readsBefore = readsProcessed(observer);
+
+        Await.result(on(loop, () -> Future.all(IntStream.range(0, 50)
+            .mapToObj(i -> own.send(Request.cmd(Command.INCR).arg("coalescing"))).toList())));
+
+        // Redis counts a read per read(2) on any client's socket; the observer's second INFO is one of them.
+        assertThat(readsProcessed(observer) - readsBefore).as("reads Redis made for 50 commands sent in one turn")
+            .isLessThanOrEqualTo(3);
+        assertThat(Await.result(observer.send(Request.cmd(Command.GET).arg("coalescing"))).toInteger()).isEqualTo(50);
+      } finally {
+        Await.result(observer.close());
+        Await.result(own.close());
+      }
+    }
+  }
+
+  private static long readsProcessed(Redis observer) {
+    String stats = Await.result(observer.send(Request.cmd(Command.INFO).arg("stats"))).toString();
+    return stats.lines().filter(line -> line.startsWith("total_reads_processed:"))
+        .mapToLong(line -> Long.parseLong(line.substring(line.indexOf(':') + 1).trim())).findFirst().orElseThrow();
   }
 
   private Future<Long> clientId() {
