@@ -1,5 +1,8 @@
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalTime;
+import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -16,7 +19,9 @@ import jdk.jfr.consumer.RecordingFile;
  * A flight recording as text a reviewer can read in a diff: where the CPU samples land (the method
  * on top of the stack, and every method on the stack, each counted once per sample) and which
  * classes the allocation samples weigh most. A single-file program, run without a build:
- * {@code java loadtest/JfrSummary.java recording.jfr [rows]}.
+ * {@code java loadtest/JfrSummary.java recording.jfr [rows] [from to]}. With {@code from} and
+ * {@code to} (UTC times of day, HH:MM:SS) only the events between them count: one phase of a
+ * benchmark that runs several, such as a route's closed-loop run.
  */
 public final class JfrSummary {
 
@@ -30,15 +35,24 @@ public final class JfrSummary {
 
   public static void main(String[] args) throws IOException {
     if (args.length < 1) {
-      System.err.println("usage: JfrSummary <recording.jfr> [rows]");
+      System.err.println("usage: JfrSummary <recording.jfr> [rows] [from to]");
       System.exit(2);
     }
     int rows = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+    LocalTime from = args.length > 3 ? LocalTime.parse(args[2]) : LocalTime.MIN;
+    LocalTime to = args.length > 3 ? LocalTime.parse(args[3]) : LocalTime.MAX;
     JfrSummary summary = new JfrSummary();
     for (RecordedEvent event : RecordingFile.readAllEvents(Path.of(args[0]))) {
-      summary.add(event);
+      if (within(event.getStartTime(), from, to)) {
+        summary.add(event);
+      }
     }
     summary.print(rows);
+  }
+
+  private static boolean within(Instant instant, LocalTime from, LocalTime to) {
+    LocalTime time = LocalTime.ofInstant(instant, ZoneOffset.UTC);
+    return !time.isBefore(from) && !time.isAfter(to);
   }
 
   private void add(RecordedEvent event) {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Where a benchmark's CPU goes, process by process: every INTERVAL seconds, one line with the time
+# (UTC) and the CPU each named process group used meanwhile, in percent of one core (all processes
+# of that exact name, summed), then the whole machine's. Runs until stopped; start it beside a
+# benchmark and read the lines of the phase in question (a route's closed-loop run, say).
+#
+#   loadtest/cpu-by-process.sh [INTERVAL] [NAME...]      # defaults: 2, java redis-server postgres
+#
+# A process that exits between two lines loses its share of that interval (a PostgreSQL backend of
+# a pool does not; a connection opened per statement would).
+set -euo pipefail
+interval=${1:-2}
+shift || true
+if (($#)); then names=("$@"); else names=(java redis-server postgres); fi
+hz=$(getconf CLK_TCK)
+
+ticks_of() {
+  local total=0 pid
+  for pid in $(pgrep -x "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+snapshot() {
+  local name
+  for name in "${names[@]}"; do printf '%s ' "$(ticks_of "$name")"; done
+  printf '%s %s\n' "$(machine_ticks)" "$(date +%s%N)"
+}
+
+read -r -a before <<<"$(snapshot)"
+while sleep "$interval"; do
+  read -r -a after <<<"$(snapshot)"
+  last=${#names[@]}
+  elapsed_ns=$((after[last + 1] - before[last + 1]))
+  line=$(date -u +%T)
+  for i in "${!names[@]}"; do
+    line+=$(awk -v t=$((after[i] - before[i])) -v hz="$hz" -v ns="$elapsed_ns" -v n="${names[i]}" \
+      'BEGIN { printf "  %s %.0f%%", n, 100 * t / hz / (ns / 1e9) }')
+  done
+  line+=$(awk -v t=$((after[last] - before[last])) -v hz="$hz" -v ns="$elapsed_ns" \
+    'BEGIN { printf "  machine %.0f%%", 100 * t / hz / (ns / 1e9) }')
+  echo "$line"
+  before=("${after[@]}")
+done
