@@ -32,6 +32,15 @@
 #   WARMUP=5 DURATION=3 PAIRS=1 loadtest/bench.sh      # quick smoke run
 #   SKIP_UNBROKEN=1 loadtest/bench.sh                  # direct and nginx only (no jar needed)
 #   SWEEP=20,40,60,80 ROWS_DIR=/tmp/x loadtest/bench.sh  # then latency against offered load, and TSV files
+#   FLOORS=1 loadtest/bench.sh                         # also the two JVM floors below, in every pair
+#
+# Floors (with FLOORS=1, not with SKIP_UNBROKEN)
+#   loadtest/ProxyFloor.java, run from the jar's class path, adds two more proxies to every pair:
+#     vertx  the least a Vert.x 5 proxy does (server, pooled client, headers copied): what Unbroken
+#            would cost if its own features cost nothing, on the layer it is built on
+#     netty  Netty's HTTP codec on both sides, one upstream connection per client connection:
+#            what a hand-written Netty pipeline could reach
+#   Their ratios to nginx say how much of Unbroken's gap to nginx is Unbroken's and how much its layer's.
 #
 # Sweep (with SWEEP set, not with SKIP_UNBROKEN)
 #   After the pairs, src/test/java/io/unbroken/bench/PassthroughSweep offers nginx and Unbroken fixed
@@ -49,6 +58,7 @@
 #   NGINX_WORKERS [1]  UPSTREAM_PORT [18081]  NGINX_PORT [18082]  UNBROKEN_PORT [18080]
 #   ADMIN_PORT [19090]  UNBROKEN_JAR [target/unbroken.jar]  JAVA [java]
 #   SKIP_UNBROKEN [0]  KEEP_TMP [0] (keep configs, logs and raw wrk output)
+#   FLOORS [0]  VERTX_FLOOR_PORT [18083]  NETTY_FLOOR_PORT [18084]
 #   UNBROKEN_JVM_FLAGS ["-XX:+UseParallelGC -Xms512m -Xmx512m"] (set it empty for README's plain java -jar)
 #   PROFILE [] a file name: Unbroken's measured runs are recorded with JFR (CPU sampled every 1 ms,
 #     allocations sampled) into PROFILE, summarised as text into PROFILE.txt by loadtest/JfrSummary.java
@@ -85,6 +95,9 @@ ADMIN_PORT=${ADMIN_PORT:-19090}
 UNBROKEN_JAR=${UNBROKEN_JAR:-$ROOT_DIR/target/unbroken.jar}
 JAVA=${JAVA:-java}
 SKIP_UNBROKEN=${SKIP_UNBROKEN:-0}
+FLOORS=${FLOORS:-0}
+VERTX_FLOOR_PORT=${VERTX_FLOOR_PORT:-18083}
+NETTY_FLOOR_PORT=${NETTY_FLOOR_PORT:-18084}
 KEEP_TMP=${KEEP_TMP:-0}
 UNBROKEN_JVM_FLAGS=${UNBROKEN_JVM_FLAGS-"-XX:+UseParallelGC -Xms512m -Xmx512m"}
 PROFILE=${PROFILE:-}
@@ -103,8 +116,11 @@ UPSTREAM_PID=""
 PROXY_PID=""
 JAVA_PID=""
 SWEEP_PID=""
+VERTX_FLOOR_PID=""
+NETTY_FLOOR_PID=""
 POLICY_RC_CREATED=""
 RESULTS=""
+ALL_TARGETS=()
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -302,6 +318,22 @@ start_unbroken() {
   log "Unbroken pid $JAVA_PID on 127.0.0.1:$UNBROKEN_PORT (admin $ADMIN_PORT), JVM flags: ${UNBROKEN_JVM_FLAGS:-none}"
 }
 
+# The floors of loadtest/ProxyFloor.java, with the same JVM flags as Unbroken.
+start_floors() {
+  [[ $FLOORS == 1 && $SKIP_UNBROKEN != 1 ]] || return 0
+  local kind port
+  for kind in vertx netty; do
+    port=$(port_of "$kind")
+    # shellcheck disable=SC2086 # UNBROKEN_JVM_FLAGS is a list of flags
+    "$JAVA" $UNBROKEN_JVM_FLAGS -cp "$UNBROKEN_JAR" "$ROOT_DIR/loadtest/ProxyFloor.java" "$kind" "$port" \
+      "$UPSTREAM_PORT" >"$WORK_DIR/$kind-floor.log" 2>&1 &
+    if [[ $kind == vertx ]]; then VERTX_FLOOR_PID=$!; else NETTY_FLOOR_PID=$!; fi
+    wait_http "http://127.0.0.1:$port/" "$UPSTREAM_BODY" 60 "$!" ||
+      { tail -n 40 "$WORK_DIR/$kind-floor.log" >&2 || true; die "the $kind floor did not start"; }
+    log "$kind floor pid $! on 127.0.0.1:$port"
+  done
+}
+
 # JFR settings for the profile: the default 20 ms sampling would give a few hundred samples a run.
 write_profile_settings() {
   cat >"$WORK_DIR/profile.jfc" <<'EOF'
@@ -332,6 +364,8 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP PIPE
   stop_pid "$SWEEP_PID"
+  stop_pid "$VERTX_FLOOR_PID"
+  stop_pid "$NETTY_FLOOR_PID"
   stop_pid "$JAVA_PID"
   stop_pid "$PROXY_PID"
   stop_pid "$UPSTREAM_PID"
@@ -351,16 +385,22 @@ pids_of() { # target
     direct) echo "$UPSTREAM_PID" "$(pgrep -P "$UPSTREAM_PID" | tr '\n' ' ')" ;;
     nginx) echo "$PROXY_PID" "$(pgrep -P "$PROXY_PID" | tr '\n' ' ')" ;;
     unbroken) echo "$JAVA_PID" ;;
+    vertx) echo "$VERTX_FLOOR_PID" ;;
+    netty) echo "$NETTY_FLOOR_PID" ;;
   esac
 }
 
-url_of() { # target
+port_of() { # target
   case $1 in
-    direct) echo "http://127.0.0.1:$UPSTREAM_PORT/" ;;
-    nginx) echo "http://127.0.0.1:$NGINX_PORT/" ;;
-    unbroken) echo "http://127.0.0.1:$UNBROKEN_PORT/" ;;
+    direct) echo "$UPSTREAM_PORT" ;;
+    nginx) echo "$NGINX_PORT" ;;
+    unbroken) echo "$UNBROKEN_PORT" ;;
+    vertx) echo "$VERTX_FLOOR_PORT" ;;
+    netty) echo "$NETTY_FLOOR_PORT" ;;
   esac
 }
+
+url_of() { echo "http://127.0.0.1:$(port_of "$1")/"; }
 
 # Sum of utime+stime (fields 14 and 15 of /proc/<pid>/stat, clock ticks) over the given pids.
 cpu_ticks() {
@@ -434,13 +474,12 @@ print_summary() {
   local t
   printf '\nsummary: medians over %s pair(s)\n' "$PAIRS"
   printf '  %-9s %12s %10s %10s %12s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req"
-  for t in direct nginx unbroken; do
-    [[ $t == unbroken && $SKIP_UNBROKEN == 1 ]] && continue
+  for t in "${ALL_TARGETS[@]}"; do
     printf '  %-9s %12s %10s %10s %12s\n' "$t" \
       "$(fmt "$(column_of "$t" 3 | median)" %.0f)" "$(fmt "$(column_of "$t" 4 | median)" %.3f)" \
       "$(fmt "$(column_of "$t" 5 | median)" %.3f)" "$(fmt "$(column_of "$t" 6 | median)" %.1f)"
   done
-  printf '  (CPU for direct is the upstream server'"'"'s own; for nginx and unbroken, the proxy'"'"'s)\n'
+  printf '  (CPU for direct is the upstream server'"'"'s own; for the others, the proxy'"'"'s)\n'
   printf '\nratios: medians of per-pair ratios\n'
   printf '  %-28s %s\n' "nginx/direct req/s" "$(fmt "$(ratios nginx direct 3 | median)" %.2f)"
   if [[ $SKIP_UNBROKEN == 1 ]]; then
@@ -451,13 +490,21 @@ print_summary() {
   printf '  %-28s %s   (lower is better)\n' "unbroken/nginx p99" "$(fmt "$(ratios unbroken nginx 5 | median)" %.2f)"
   printf '  %-28s %s   (lower is better)\n' "unbroken/nginx CPU per req" "$(fmt "$(ratios unbroken nginx 6 | median)" %.2f)"
   printf '  %-28s %s\n' "unbroken/direct req/s" "$(fmt "$(ratios unbroken direct 3 | median)" %.2f)"
+  [[ $FLOORS == 1 ]] || return 0
+  local floor
+  for floor in vertx netty; do
+    printf '  %-28s %s req/s, %s p99, %s CPU per req   (%s floor)\n' "$floor/nginx" \
+      "$(fmt "$(ratios "$floor" nginx 3 | median)" %.2f)" "$(fmt "$(ratios "$floor" nginx 5 | median)" %.2f)" \
+      "$(fmt "$(ratios "$floor" nginx 6 | median)" %.2f)" "$floor"
+  done
+  printf '  %-28s %s   (the share of CPU that is Unbroken'"'"'s own work above its layer'"'"'s)\n' \
+    "unbroken/vertx CPU per req" "$(fmt "$(ratios unbroken vertx 6 | median)" %.2f)"
 }
 
 # The medians and ratios of print_summary as "name<TAB>value" lines.
 summary_rows() {
   local t column
-  for t in direct nginx unbroken; do
-    [[ $t == unbroken && $SKIP_UNBROKEN == 1 ]] && continue
+  for t in "${ALL_TARGETS[@]}"; do
     for column in 3:rps 4:p50_ms 5:p99_ms 6:cpu_us; do
       printf '%s_%s\t%s\n' "$t" "${column#*:}" "$(column_of "$t" "${column%%:*}" | median)"
     done
@@ -468,6 +515,12 @@ summary_rows() {
     printf 'unbroken/nginx_%s\t%s\n' "${column#*:}" "$(ratios unbroken nginx "${column%%:*}" | median)"
   done
   printf 'unbroken/direct_rps\t%s\n' "$(ratios unbroken direct 3 | median)"
+  [[ $FLOORS == 1 ]] || return 0
+  for t in vertx netty; do
+    for column in 3:rps 5:p99_ms 6:cpu_us; do
+      printf '%s/nginx_%s\t%s\n' "$t" "${column#*:}" "$(ratios "$t" nginx "${column%%:*}" | median)"
+    done
+  done
 }
 
 write_rows() {
@@ -518,7 +571,8 @@ main() {
   : >"$RESULTS"
 
   local port
-  for port in "$UPSTREAM_PORT" "$NGINX_PORT" $([[ $SKIP_UNBROKEN == 1 ]] || echo "$UNBROKEN_PORT $ADMIN_PORT"); do
+  for port in "$UPSTREAM_PORT" "$NGINX_PORT" $([[ $SKIP_UNBROKEN == 1 ]] || echo "$UNBROKEN_PORT $ADMIN_PORT") \
+      $([[ $FLOORS == 1 ]] && echo "$VERTX_FLOOR_PORT $NETTY_FLOOR_PORT"); do
     port_in_use "$port" && die "port $port on 127.0.0.1 is already in use"
   done
 
@@ -531,23 +585,24 @@ main() {
     log "SKIP_UNBROKEN=1: measuring direct and nginx only"
   else
     start_unbroken
+    start_floors
     targets=(nginx unbroken)
-    warm_up unbroken "$WARMUP"
+    [[ $FLOORS == 1 ]] && targets+=(vertx netty)
+    local target
+    for target in "${targets[@]:1}"; do warm_up "$target" "$WARMUP"; done
   fi
+  ALL_TARGETS=(direct "${targets[@]}")
   warm_up nginx "$NGINX_WARMUP"
   warm_up direct 2
 
-  local pair first second
+  local pair i n=${#targets[@]}
   start_profile
   for ((pair = 1; pair <= PAIRS; pair++)); do
     measure "$pair" direct "$DURATION"
-    if ((${#targets[@]} == 2)); then
-      if ((pair % 2)); then first=nginx second=unbroken; else first=unbroken second=nginx; fi
-      measure "$pair" "$first" "$DURATION"
-      measure "$pair" "$second" "$DURATION"
-    else
-      measure "$pair" nginx "$DURATION"
-    fi
+    # Each pair starts one target further along, so that none is always measured first.
+    for ((i = 0; i < n; i++)); do
+      measure "$pair" "${targets[(pair - 1 + i) % n]}" "$DURATION"
+    done
     print_pair "$pair"
   done
   stop_profile

@@ -81,6 +81,12 @@ function passthrough() {
         + `${fixed(number('unbroken/direct_rps'), 2)}`,
       `one connection, closed loop (nothing queues): ${floorText(floor('nginx'), 'nginx')}; `
         + `${floorText(floor('unbroken'), 'Unbroken')}`,
+      ...['vertx', 'netty'].filter((f) => summary[`${f}/nginx_cpu_us`] !== undefined).map((f) =>
+        `${f === 'vertx' ? 'a bare Vert.x 5 proxy (server, pooled client, headers copied)'
+          : 'a bare Netty pipeline (HTTP codec both sides, a connection per client)'}, in the same pairs `
+        + `(loadtest/ProxyFloor.java): ${fixed(number(`${f}_rps`), 0)} req/s, `
+        + `${fixed(number(`${f}_cpu_us`), 1)} µs CPU per request; against nginx ${fixed(number(`${f}/nginx_rps`), 2)}× `
+        + `req/s, ${fixed(number(`${f}/nginx_cpu_us`), 2)}× CPU, ${fixed(number(`${f}/nginx_p99_ms`), 2)}× p99`),
       `the sweep's generator (PassthroughSweep, Java) carried at most ${fixed(max('nginx')?.rate, 0)} req/s `
         + `through nginx and ${fixed(max('unbroken')?.rate, 0)} through Unbroken (closed loop); `
         + 'its loads are shares of the nginx figure',

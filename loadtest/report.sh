@@ -6,7 +6,8 @@
 # and the command.
 #
 #   1. passthrough  loadtest/bench.sh: Unbroken against an nginx reverse proxy to one upstream
-#                   (wrk pairs: req/s, CPU per request, p99), then its open-loop sweep (SWEEP).
+#                   (wrk pairs: req/s, CPU per request, p99; with the JVM floors of FLOORS), then
+#                   its open-loop sweep (SWEEP).
 #   2. idempotency  loadtest/idempotency-bench.sh: /fresh (a new key per request) against /pass (no
 #                   idempotency), and /replay; the open-loop sweep of /pass and /fresh (bench.sweep).
 #   3. sync         loadtest/events-bench.sh with BENCHES=sync: /sync against /off, and its sweep.
@@ -18,13 +19,13 @@
 #   flock /tmp/unbroken-bench.lock loadtest/report.sh      # ~13 min on 2 cores, bounded by STAGE_TIMEOUT
 #
 # Environment (defaults in brackets)
-#   PASSTHROUGH_ENV  [WARMUP=25 DURATION=8 PAIRS=3 SWEEP=20,40,60,80,100 SWEEP_DURATION=5]  bench.sh settings
+#   PASSTHROUGH_ENV  [WARMUP=25 DURATION=8 PAIRS=3 FLOORS=1 SWEEP=20,40,60,80,100 SWEEP_DURATION=5]  bench.sh settings
 #   IDEMPOTENCY_OPTS [-Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120]
 #   SYNC_OPTS        [the same]
 #                    (the programs' system properties; their sweep loads are shares of the durable route's
 #                    own maximum, up to past it; the passthrough sweep's are shares of nginx's)
 #   STAGE_TIMEOUT [480] seconds each benchmark may run before it is stopped
-#   (bench.sh listens on 18180, 18181, 18182 and 19190 unless PASSTHROUGH_ENV sets its *_PORT settings)
+#   (bench.sh listens on 18180 to 18184 and 19190 unless PASSTHROUGH_ENV sets its *_PORT settings)
 #   OUT_DIR [loadtest]  MVN_FLAGS [-o]  KEEP_TMP [0] (1: keep the rows and logs)
 #
 # Every process, database and Redis prefix is the benchmark scripts' own: they start and stop them
@@ -34,7 +35,7 @@ set -euo pipefail
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=loadtest/lib.sh
 source "$ROOT_DIR/loadtest/lib.sh"
-PASSTHROUGH_ENV=${PASSTHROUGH_ENV:-WARMUP=25 DURATION=8 PAIRS=3 SWEEP=20,40,60,80,100 SWEEP_DURATION=5}
+PASSTHROUGH_ENV=${PASSTHROUGH_ENV:-WARMUP=25 DURATION=8 PAIRS=3 FLOORS=1 SWEEP=20,40,60,80,100 SWEEP_DURATION=5}
 IDEMPOTENCY_OPTS=${IDEMPOTENCY_OPTS:--Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120}
 SYNC_OPTS=${SYNC_OPTS:--Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-480}
@@ -48,7 +49,7 @@ TOOLS_DIR=""
 STAGE_PID=""
 # Ports of its own for bench.sh (PASSTHROUGH_ENV may set others): a bench.sh started by hand on its
 # defaults, holding them, does not stop the report.
-PASSTHROUGH_PORTS="UPSTREAM_PORT=18181 NGINX_PORT=18182 UNBROKEN_PORT=18180 ADMIN_PORT=19190"
+PASSTHROUGH_PORTS="UPSTREAM_PORT=18181 NGINX_PORT=18182 UNBROKEN_PORT=18180 ADMIN_PORT=19190 VERTX_FLOOR_PORT=18183 NETTY_FLOOR_PORT=18184"
 
 cleanup() {
   local rc=$?
