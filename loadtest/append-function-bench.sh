@@ -16,7 +16,7 @@
 # Usage
 #   loadtest/append-function-bench.sh                  # ~2 min
 #   BASELINE=6 DURATION=8 ROUNDS=3 loadtest/append-function-bench.sh
-#   BASELINE=11 SCRIPTS=group8 loadtest/append-function-bench.sh   # the set-based function (V12) against V11's loop
+#   BASELINE=11 SCRIPTS=group8 loadtest/append-function-bench.sh   # a new append_batch migration against V11's
 # Environment: BASELINE [6]  DURATION [8] seconds per run  ROUNDS [3]
 #   SCRIPTS [request batch4, and group8 when BASELINE >= 11]
 #   PGPORT [5432]  PGUSER [postgres]
