@@ -68,7 +68,10 @@ import org.HdrHistogram.Histogram;
  * {@code bench.warmup} 25 (s), {@code bench.settle} 1, {@code bench.duration} 10, {@code bench.rounds}
  * 3, {@code bench.connections} 50, {@code bench.clientThreads} 2, {@code bench.ratePercent} 50,
  * {@code bench.storm} 1000, {@code bench.filterKeys} 1000000, {@code bench.sweep} none,
- * {@code bench.rows} none.
+ * {@code bench.rows} none, {@code bench.durable} true: with false the node runs on Redis alone, a
+ * deployment without {@code postgres:} whose answers live in Redis only, so that a run shows what
+ * the durable record in PostgreSQL costs the routes (the Bloom filter's rebuild still reads
+ * PostgreSQL).
  */
 public final class IdempotencyLatencyBenchmark {
 
@@ -103,6 +106,7 @@ public final class IdempotencyLatencyBenchmark {
     BenchRuns.Load load = BenchRuns.Load.fromProperties();
     int storm = BenchRuns.intProperty("bench.storm", 1000, 2, 100_000);
     int filterKeys = BenchRuns.intProperty("bench.filterKeys", 1_000_000, 2, 100_000_000);
+    boolean durable = Boolean.parseBoolean(System.getProperty("bench.durable", "true"));
 
     Vertx upstreamVertx = BenchRuns.eventLoops(1);
     Vertx clientVertx = BenchRuns.eventLoops(load.clientThreads());
@@ -117,7 +121,8 @@ public final class IdempotencyLatencyBenchmark {
         request.body().onSuccess(body -> answerAfter(upstreamVertx, request, work));
       });
       await(upstream.listen(upstreamPort, "127.0.0.1"), Duration.ofSeconds(10));
-      UnbrokenConfig config = nodeConfig(url, redisUrl, "http://127.0.0.1:" + upstreamPort);
+      UnbrokenConfig config = nodeConfig(durable ? Optional.of(url) : Optional.empty(), redisUrl,
+          "http://127.0.0.1:" + upstreamPort);
       node = await(UnbrokenNode.start(config), Duration.ofSeconds(90));
 
       int gatewayPort = config.server().port();
@@ -126,8 +131,9 @@ public final class IdempotencyLatencyBenchmark {
       List<Driver> oneConnection = Driver.deploy(clientVertx, 1, 1, gatewayPort, IdempotencyLatencyBenchmark::shapeFor);
 
       System.out.println("Idempotency latency benchmark: " + BenchRuns.redact(url) + ", " + redisUrl);
-      System.out.println(format("  node: 2 gateway instances; routes %s (no idempotency), %s (a new key each"
-          + " request), %s (replays of one key per driver), all POST, events off, one in-process upstream", PASS,
+      System.out.println(format("  node: 2 gateway instances, %s; routes %s (no idempotency), %s (a new key each"
+          + " request), %s (replays of one key per driver), all POST, events off, one in-process upstream",
+          durable ? "answers in Redis and written behind to PostgreSQL" : "Redis alone (bench.durable=false)", PASS,
           FRESH, REPLAY));
       System.out.println(load.describe("POST", PASS));
       IdempotencyLatencyBenchmark bench = new IdempotencyLatencyBenchmark(drivers, oneConnection, load.settle(),
@@ -167,7 +173,7 @@ public final class IdempotencyLatencyBenchmark {
     };
   }
 
-  private static UnbrokenConfig nodeConfig(String url, String redisUrl, String upstream) {
+  private static UnbrokenConfig nodeConfig(Optional<String> url, String redisUrl, String upstream) {
     // Short-lived: the keys a run leaves in a shared Redis expire soon after it.
     IdempotencyPolicy reject = new IdempotencyPolicy(Mode.REQUIRED, Duration.ofMinutes(10), Inflight.REJECT, "none");
     List<RouteConfig> routes = new ArrayList<>();
@@ -181,7 +187,7 @@ public final class IdempotencyLatencyBenchmark {
         new UnbrokenConfig.Listener("127.0.0.1", FreePorts.next(), 2),
         new UnbrokenConfig.Admin("127.0.0.1", FreePorts.next(), Optional.empty()),
         Optional.of(new UnbrokenConfig.Redis(redisUrl, "unbroken-bench:" + UUID.randomUUID())),
-        Optional.of(new UnbrokenConfig.Postgres(url, 8)),
+        url.map(durableStore -> new UnbrokenConfig.Postgres(durableStore, 8)),
         new UnbrokenConfig.Node(0, Duration.ofSeconds(5), Duration.ofSeconds(10), Duration.ofSeconds(2),
             Duration.ofMillis(500)),
         new UnbrokenConfig.Cluster(false, "127.0.0.1", 5701, List.of("127.0.0.1")),
@@ -210,8 +216,8 @@ public final class IdempotencyLatencyBenchmark {
     double freshRate = Math.max(1, Math.floor(maxima.get(FRESH).rate() * rateShare));
     if (freshRate < rate) {
       // Above what /fresh carries its latency is queueing; at a load it carries it is what a key costs.
-      System.out.println(format("%n%s carried at most %.0f requests/s (closed loop; every new key also costs a Redis"
-          + " write and a PostgreSQL row on these same cores), so the comparison again at %.0f%% of that, %.0f"
+      System.out.println(format("%n%s carried at most %.0f requests/s (closed loop; every new key also costs its"
+          + " store writes on these same cores), so the comparison again at %.0f%% of that, %.0f"
           + " requests/s:", FRESH, maxima.get(FRESH).rate(), 100 * rateShare, freshRate));
       summarize(openLoopRounds(FRESH, rounds, freshRate), rounds, freshRate, maxima);
     }
