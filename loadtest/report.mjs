@@ -7,7 +7,8 @@
 //   node report.mjs TOOLS_DIR RUN_DIR OUT_DIR
 //
 // RUN_DIR holds meta.tsv (name and value: date, commit, command, load averages, elapsed time, the
-// settings of each benchmark), passthrough/{summary,sweep}.tsv, idempotency.tsv and sync.tsv.
+// settings of each benchmark), passthrough/{summary,sweep}.tsv, idempotency.tsv,
+// idempotency-redis.tsv (the same program on Redis alone) and sync.tsv.
 // OUT_DIR gets REPORT.md and report/{passthrough,idempotency,sync}.svg.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,6 +35,7 @@ const benchmarks = [passthrough(), durable({
   extra: (rows, maxOf) => [measure('closed-loop maximum, replays (req/s)', '/replay', maxOf('/replay'),
     '/pass', maxOf('/pass'), '>=', 1.0)],
   maxTarget: 0.6,
+  floor: withoutDurableRecord,
 }), durable({
   key: 'sync',
   title: 'Events: `events: sync` against `events: off`',
@@ -42,6 +44,7 @@ const benchmarks = [passthrough(), durable({
   baseline: '/off',
   extra: () => [],
   maxTarget: 0.35,
+  floor: () => [],
 })];
 
 mkdirSync(path.join(outDir, 'report'), { recursive: true });
@@ -96,7 +99,7 @@ function passthrough() {
 }
 
 /** A benchmark with a durable path (ours) beside the same route without it (the baseline). */
-function durable({ key, title, file, ours, baseline, extra, maxTarget }) {
+function durable({ key, title, file, ours, baseline, extra, maxTarget, floor }) {
   const rows = readRows(path.join(runDir, file));
   const maxOf = (side) => rows.find((r) => r.phase === 'max' && r.side === side)?.rate;
   const floorOf = (side) => rows.find((r) => r.phase === 'floor' && r.side === side);
@@ -131,9 +134,20 @@ function durable({ key, title, file, ours, baseline, extra, maxTarget }) {
       `one connection, closed loop (nothing queues: what the path costs a request by itself): `
         + `${floorText(floorOf(baseline), baseline)}; ${floorText(floorOf(ours), ours)}; `
         + `so ${ours} adds ${fixed(floorAdded, 3)} ms at p99 with nothing else running`,
+      ...floor(),
     ],
     sweep: rows.filter((r) => r.phase === 'sweep'),
   };
+}
+
+/** The idempotency routes again on Redis alone: how much of /fresh's cost is the PostgreSQL row per answer. */
+function withoutDurableRecord() {
+  const rows = readRows(path.join(runDir, 'idempotency-redis.tsv'));
+  const maxOf = (side) => rows.find((r) => r.phase === 'max' && r.side === side)?.rate;
+  return [`the same routes on Redis alone, no answer written to PostgreSQL (${meta.idempotency_redis_settings},`
+    + ` run right after): /fresh ${fixed(maxOf('/fresh'), 0)} req/s against /pass ${fixed(maxOf('/pass'), 0)},`
+    + ` ${fixed(maxOf('/fresh') / maxOf('/pass'), 2)}× (closed loop); the rest of the gap above is the durable record`
+    + ' on the same cores'];
 }
 
 function measure(name, oursLabel, ours, baselineLabel, baseline, direction, target, ratio = ours / baseline,

@@ -10,18 +10,21 @@
 #                   its open-loop sweep (SWEEP).
 #   2. idempotency  loadtest/idempotency-bench.sh: /fresh (a new key per request) against /pass (no
 #                   idempotency), and /replay; the open-loop sweep of /pass and /fresh (bench.sweep).
+#                   Then, shorter, the same on Redis alone (bench.durable=false): what the durable
+#                   record in PostgreSQL costs, shown as a floor line.
 #   3. sync         loadtest/events-bench.sh with BENCHES=sync: /sync against /off, and its sweep.
 #   Each writes machine-readable rows (bench.sh's ROWS_DIR, the programs' bench.rows), which
 #   loadtest/report.mjs reads; it draws the charts with vega-lite, installed here by npm into a
 #   temporary directory (not the repository).
 #
 # Usage (after mvn -B -o -q package -DskipTests, for target/unbroken.jar and the test classes)
-#   flock /tmp/unbroken-bench.lock loadtest/report.sh      # ~13 min on 2 cores, bounded by STAGE_TIMEOUT
+#   flock /tmp/unbroken-bench.lock loadtest/report.sh      # ~15 min on 2 cores, bounded by STAGE_TIMEOUT
 #
 # Environment (defaults in brackets)
 #   PASSTHROUGH_ENV  [WARMUP=25 DURATION=8 PAIRS=3 FLOORS=1 SWEEP=20,40,60,80,100 SWEEP_DURATION=5]  bench.sh settings
 #   IDEMPOTENCY_OPTS [-Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120]
-#   SYNC_OPTS        [the same]
+#   IDEMPOTENCY_REDIS_OPTS [-Dbench.warmup=12 -Dbench.duration=5 -Dbench.rounds=1 -Dbench.storm=100 -Dbench.filterKeys=1000]
+#   SYNC_OPTS        [the same as IDEMPOTENCY_OPTS]
 #                    (the programs' system properties; their sweep loads are shares of the durable route's
 #                    own maximum, up to past it; the passthrough sweep's are shares of nginx's)
 #   STAGE_TIMEOUT [480] seconds each benchmark may run before it is stopped
@@ -37,6 +40,7 @@ ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT_DIR/loadtest/lib.sh"
 PASSTHROUGH_ENV=${PASSTHROUGH_ENV:-WARMUP=25 DURATION=8 PAIRS=3 FLOORS=1 SWEEP=20,40,60,80,100 SWEEP_DURATION=5}
 IDEMPOTENCY_OPTS=${IDEMPOTENCY_OPTS:--Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120}
+IDEMPOTENCY_REDIS_OPTS=${IDEMPOTENCY_REDIS_OPTS:--Dbench.warmup=12 -Dbench.duration=5 -Dbench.rounds=1 -Dbench.storm=100 -Dbench.filterKeys=1000}
 SYNC_OPTS=${SYNC_OPTS:--Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-480}
 OUT_DIR=${OUT_DIR:-$ROOT_DIR/loadtest}
@@ -122,6 +126,8 @@ main() {
   stage passthrough env $PASSTHROUGH_PORTS $PASSTHROUGH_ENV ROWS_DIR="$RUN_DIR/passthrough" "$ROOT_DIR/loadtest/bench.sh"
   stage idempotency env JAVA_OPTS="$IDEMPOTENCY_OPTS -Dbench.rows=$RUN_DIR/idempotency.tsv" \
     RUN_TIMEOUT="$STAGE_TIMEOUT" "$ROOT_DIR/loadtest/idempotency-bench.sh"
+  stage idempotency-redis env JAVA_OPTS="$IDEMPOTENCY_REDIS_OPTS -Dbench.durable=false -Dbench.rows=$RUN_DIR/idempotency-redis.tsv" \
+    RUN_TIMEOUT="$STAGE_TIMEOUT" "$ROOT_DIR/loadtest/idempotency-bench.sh"
   stage sync env BENCHES=sync JAVA_OPTS="$SYNC_OPTS -Dbench.rows=$RUN_DIR/sync.tsv" \
     RUN_TIMEOUT="$STAGE_TIMEOUT" "$ROOT_DIR/loadtest/events-bench.sh"
   machine_load "end"
@@ -140,6 +146,7 @@ main() {
  on 2 client event loops, open loop, 1 s settling per run)"
     printf 'idempotency_settings\t%s\n' "IdempotencyLatencyBenchmark with \`$IDEMPOTENCY_OPTS\` (50 connections on 2\
  client event loops, POST, 1 s settling per run; node, Redis, PostgreSQL and the generator on the same cores)"
+    printf 'idempotency_redis_settings\t%s\n' "\`$IDEMPOTENCY_REDIS_OPTS -Dbench.durable=false\`"
     printf 'sync_settings\t%s\n' "SyncEventsLatencyBenchmark with \`$SYNC_OPTS\` (50 connections on 2 client event\
  loops, GET, 1 s settling per run; node, PostgreSQL and the generator on the same cores)"
   } >"$RUN_DIR/meta.tsv"
