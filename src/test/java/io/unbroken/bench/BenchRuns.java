@@ -35,6 +35,19 @@ final class BenchRuns {
     return url;
   }
 
+  /** A system property that is true or false, failing with its name when it is neither (a typo would flip it). */
+  static boolean booleanProperty(String name, boolean defaultValue) {
+    String value = System.getProperty(name);
+    if (value == null) {
+      return defaultValue;
+    }
+    return switch (value.trim().toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException(name + " must be true or false, got '" + value + "'");
+    };
+  }
+
   /** A whole-number system property between min and max, failing with its name when it is not. */
   static int intProperty(String name, int defaultValue, int min, int max) {
     String value = System.getProperty(name);

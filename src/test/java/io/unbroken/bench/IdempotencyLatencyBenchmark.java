@@ -106,7 +106,7 @@ public final class IdempotencyLatencyBenchmark {
     BenchRuns.Load load = BenchRuns.Load.fromProperties();
     int storm = BenchRuns.intProperty("bench.storm", 1000, 2, 100_000);
     int filterKeys = BenchRuns.intProperty("bench.filterKeys", 1_000_000, 2, 100_000_000);
-    boolean durable = Boolean.parseBoolean(System.getProperty("bench.durable", "true"));
+    boolean durable = BenchRuns.booleanProperty("bench.durable", true);
 
     Vertx upstreamVertx = BenchRuns.eventLoops(1);
     Vertx clientVertx = BenchRuns.eventLoops(load.clientThreads());

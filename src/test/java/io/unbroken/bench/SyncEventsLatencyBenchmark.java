@@ -149,8 +149,8 @@ public final class SyncEventsLatencyBenchmark {
       System.out.println(load.describe("GET", OFF));
       new SyncEventsLatencyBenchmark(drivers, oneConnection, gatewayPort, config.admin().port(), load.settle(), load.duration(),
           maxBacklogSeconds, BenchRows.fromProperties())
-          .run(load.warmup(), load.rounds(), load.rateShare(), Boolean.parseBoolean(
-              System.getProperty("bench.belowSyncMaximum", "true")), LoadSweep.percentsFromProperties());
+          .run(load.warmup(), load.rounds(), load.rateShare(), BenchRuns.booleanProperty("bench.belowSyncMaximum", true),
+              LoadSweep.percentsFromProperties());
     } finally {
       if (node != null) {
         await(node.close(), Duration.ofSeconds(30));
