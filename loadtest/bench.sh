@@ -96,6 +96,8 @@ UNBROKEN_JAR=${UNBROKEN_JAR:-$ROOT_DIR/target/unbroken.jar}
 JAVA=${JAVA:-java}
 SKIP_UNBROKEN=${SKIP_UNBROKEN:-0}
 FLOORS=${FLOORS:-0}
+# The floors are compared with Unbroken: without it there is nothing to compare.
+if [[ $SKIP_UNBROKEN == 1 ]]; then FLOORS=0; fi
 VERTX_FLOOR_PORT=${VERTX_FLOOR_PORT:-18083}
 NETTY_FLOOR_PORT=${NETTY_FLOOR_PORT:-18084}
 KEEP_TMP=${KEEP_TMP:-0}
@@ -320,7 +322,7 @@ start_unbroken() {
 
 # The floors of loadtest/ProxyFloor.java, with the same JVM flags as Unbroken.
 start_floors() {
-  [[ $FLOORS == 1 && $SKIP_UNBROKEN != 1 ]] || return 0
+  [[ $FLOORS == 1 ]] || return 0
   local kind port
   for kind in vertx netty; do
     port=$(port_of "$kind")
