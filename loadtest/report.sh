@@ -17,7 +17,7 @@
 #   loadtest/report.mjs reads; it draws the charts with vega-lite, installed here by npm into a
 #   temporary directory (not the repository).
 #
-# Usage (after mvn -B -o -q package -DskipTests, for target/unbroken.jar and the test classes)
+# Usage (after mvn -B -q package -DskipTests, for target/unbroken.jar and the test classes)
 #   flock /tmp/unbroken-bench.lock loadtest/report.sh      # ~15 min on 2 cores, bounded by STAGE_TIMEOUT
 #
 # Environment (defaults in brackets)
@@ -29,7 +29,7 @@
 #                    own maximum, up to past it; the passthrough sweep's are shares of nginx's)
 #   STAGE_TIMEOUT [480] seconds each benchmark may run before it is stopped
 #   (bench.sh listens on 18180 to 18184 and 19190 unless PASSTHROUGH_ENV sets its *_PORT settings)
-#   OUT_DIR [loadtest]  MVN_FLAGS [-o]  KEEP_TMP [0] (1: keep the rows and logs)
+#   OUT_DIR [loadtest]  MVN_FLAGS [] (e.g. -o once every plugin is in ~/.m2)  KEEP_TMP [0] (1: keep the rows and logs)
 #
 # Every process, database and Redis prefix is the benchmark scripts' own: they start and stop them
 # (the Redis keys expire 10 minutes after the run), and send traffic only to 127.0.0.1.
@@ -44,7 +44,7 @@ IDEMPOTENCY_REDIS_OPTS=${IDEMPOTENCY_REDIS_OPTS:--Dbench.warmup=12 -Dbench.durat
 SYNC_OPTS=${SYNC_OPTS:--Dbench.warmup=20 -Dbench.duration=5 -Dbench.rounds=3 -Dbench.sweep=20,40,60,80,100,120}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-480}
 OUT_DIR=${OUT_DIR:-$ROOT_DIR/loadtest}
-export MVN_FLAGS=${MVN_FLAGS:--o}
+export MVN_FLAGS=${MVN_FLAGS:-}
 KEEP_TMP=${KEEP_TMP:-0}
 # vega 6 and vega-lite 6 are ES modules only; these run on Node.js 18 and later
 CHART_PACKAGES=(vega@5.33.1 vega-lite@5.23.0)
@@ -111,7 +111,7 @@ main() {
     command -v "$tool" >/dev/null || die "$tool is needed"
   done
   [[ -f $ROOT_DIR/target/unbroken.jar ]] ||
-    { log "target/unbroken.jar is missing: mvn -B -o -q package -DskipTests"; exit 2; }
+    { log "target/unbroken.jar is missing: mvn -B -q package -DskipTests"; exit 2; }
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-report.XXXXXX")
   TOOLS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unbroken-report-tools.XXXXXX")
   log "installing ${CHART_PACKAGES[*]} into $TOOLS_DIR"
