@@ -8,7 +8,8 @@
 #     unbroken   wrk -> Unbroken -> upstream             (every feature off: events, idempotency)
 #   For each run it records requests/s, p50 and p99 latency (from wrk --latency) and the CPU time
 #   the proxy spent per request (utime+stime from /proc/<pid>/stat, divided by the number of
-#   requests wrk completed). For the direct run the CPU column is the upstream's own cost.
+#   requests wrk completed), and of that the kernel's part (stime alone). For the direct run the
+#   CPU columns are the upstream's own cost.
 #
 # Procedure
 #   Warm Unbroken's JIT (WARMUP s), warm nginx briefly, then PAIRS alternating pairs: each pair runs
@@ -62,6 +63,12 @@
 #   UNBROKEN_JVM_FLAGS ["-XX:+UseParallelGC -Xms512m -Xmx512m"] (set it empty for README's plain java -jar)
 #   PROFILE [] a file name: Unbroken's measured runs are recorded with JFR (CPU sampled every 1 ms,
 #     allocations sampled) into PROFILE, summarised as text into PROFILE.txt by loadtest/JfrSummary.java
+#   PROFILER [jfr] async: instead of JFR, async-profiler (tools.profiler:async-profiler from Maven
+#     Central, attached with jcmd) samples the CPU of every JVM target (Unbroken and, with FLOORS=1,
+#     the floors) every 1 ms during its own measured runs, the kernel's frames included, which JFR
+#     does not see; PROFILE.<target>.<pair>.collapsed, and PROFILE.txt by loadtest/CollapsedSummary.java:
+#     microseconds of CPU per request by layer and frame, and Unbroken's against the Vert.x floor's
+#   ASYNC_PROFILER_VERSION [4.1]
 #   SWEEP [] (percentages, comma separated)  SWEEP_DURATION [5]  SWEEP_WARMUP [5]  ROWS_DIR []
 #   MVN [mvn]  MVN_FLAGS [] (for the sweep's classpath, e.g. -o)
 #
@@ -103,6 +110,9 @@ NETTY_FLOOR_PORT=${NETTY_FLOOR_PORT:-18084}
 KEEP_TMP=${KEEP_TMP:-0}
 UNBROKEN_JVM_FLAGS=${UNBROKEN_JVM_FLAGS-"-XX:+UseParallelGC -Xms512m -Xmx512m"}
 PROFILE=${PROFILE:-}
+PROFILER=${PROFILER:-jfr}
+[[ $PROFILER == jfr || $PROFILER == async ]] || die "PROFILER is jfr or async, not '$PROFILER'"
+ASYNC_PROFILER_VERSION=${ASYNC_PROFILER_VERSION:-4.1}
 SWEEP=${SWEEP:-}
 SWEEP_DURATION=${SWEEP_DURATION:-5}
 SWEEP_WARMUP=${SWEEP_WARMUP:-5}
@@ -121,6 +131,7 @@ SWEEP_PID=""
 VERTX_FLOOR_PID=""
 NETTY_FLOOR_PID=""
 POLICY_RC_CREATED=""
+ASYNC_PROFILER_LIB=""
 RESULTS=""
 ALL_TARGETS=()
 
@@ -350,16 +361,73 @@ EOF
 }
 
 start_profile() {
-  [[ -n $PROFILE && $SKIP_UNBROKEN != 1 ]] || return 0
+  [[ -n $PROFILE && $SKIP_UNBROKEN != 1 && $PROFILER == jfr ]] || return 0
   write_profile_settings
   jcmd "$JAVA_PID" JFR.start name=bench settings="$WORK_DIR/profile.jfc" >&2 || die "could not start JFR in pid $JAVA_PID"
 }
 
 stop_profile() {
   [[ -n $PROFILE && $SKIP_UNBROKEN != 1 ]] || return 0
+  if [[ $PROFILER == async ]]; then
+    summarize_async_profiles
+    return 0
+  fi
   jcmd "$JAVA_PID" JFR.stop name=bench filename="$(realpath -m "$PROFILE")" >&2 || die "could not stop JFR in pid $JAVA_PID"
   "$JAVA" "$ROOT_DIR/loadtest/JfrSummary.java" "$PROFILE" 40 >"$PROFILE.txt"
   log "profile in $PROFILE, its summary in $PROFILE.txt"
+}
+
+# async-profiler's agent for this machine, from the jar Maven Central serves (it holds one per platform).
+fetch_async_profiler() {
+  [[ -n $PROFILE && $SKIP_UNBROKEN != 1 && $PROFILER == async ]] || return 0
+  local platform dir=$WORK_DIR/async-profiler
+  case $(uname -m) in
+    x86_64) platform=linux-x64 ;;
+    aarch64) platform=linux-arm64 ;;
+    *) die "async-profiler has no agent for $(uname -m)" ;;
+  esac
+  # shellcheck disable=SC2086 # MVN_FLAGS is a list of options
+  "$MVN" -B -q $MVN_FLAGS -f "$ROOT_DIR/pom.xml" dependency:copy -DoutputDirectory="$dir" \
+    -Dartifact="tools.profiler:async-profiler:$ASYNC_PROFILER_VERSION" >&2 ||
+    die "could not fetch tools.profiler:async-profiler:$ASYNC_PROFILER_VERSION"
+  (cd "$dir" && jar xf "async-profiler-$ASYNC_PROFILER_VERSION.jar" "$platform/libasyncProfiler.so") ||
+    die "no $platform agent in async-profiler $ASYNC_PROFILER_VERSION"
+  ASYNC_PROFILER_LIB=$dir/$platform/libasyncProfiler.so
+  mkdir -p "$(dirname "$(realpath -m "$PROFILE")")"
+}
+
+# Starts or stops (into PROFILE.<target>.<pair>.collapsed) async-profiler in a JVM target.
+async_profile() { # start|stop target pair
+  [[ -n $ASYNC_PROFILER_LIB ]] || return 0
+  local pid command out
+  case $2 in
+    unbroken) pid=$JAVA_PID ;;
+    vertx) pid=$VERTX_FLOOR_PID ;;
+    netty) pid=$NETTY_FLOOR_PID ;;
+    *) return 0 ;;
+  esac
+  command="start,event=cpu,interval=1ms"
+  [[ $1 == stop ]] && command="stop,collapsed,file=$(realpath -m "$PROFILE.$2.$3.collapsed")"
+  # jcmd splits its arguments at commas unless they are quoted for it.
+  out=$(jcmd "$pid" JVMTI.agent_load "$ASYNC_PROFILER_LIB" "\"$command\"" 2>&1) && [[ $out == *"return code: 0"* ]] ||
+    die "async-profiler could not $1 in $2 (pid $pid): $out"
+}
+
+# CPU per request of each profiled target: its samples over the requests wrk counted in its runs.
+summarize_async_profiles() {
+  local target pair files requests specs=()
+  for target in vertx unbroken netty; do
+    files="" requests=0
+    for ((pair = 1; pair <= PAIRS; pair++)); do
+      [[ -f $PROFILE.$target.$pair.collapsed ]] || continue
+      files+=${files:+,}$PROFILE.$target.$pair.collapsed
+      requests=$((requests + $(awk '/ requests in / { print $1 }' "$WORK_DIR/wrk-$pair-$target.txt")))
+    done
+    [[ -n $files ]] && specs+=("$target=$requests:$files")
+  done
+  "$JAVA" "$ROOT_DIR/loadtest/CollapsedSummary.java" 1000 25 "${specs[@]}" >"$PROFILE.txt" ||
+    die "could not summarize the profiles"
+  log "profiles in $PROFILE.*.collapsed, their summary in $PROFILE.txt"
 }
 
 cleanup() {
@@ -404,16 +472,23 @@ port_of() { # target
 
 url_of() { echo "http://127.0.0.1:$(port_of "$1")/"; }
 
-# Sum of utime+stime (fields 14 and 15 of /proc/<pid>/stat, clock ticks) over the given pids.
+# Sums of utime+stime and of stime alone (fields 14 and 15 of /proc/<pid>/stat, clock ticks) over
+# the given pids, as "total kernel": the kernel's share is the sockets' work, which no proxy avoids.
 cpu_ticks() {
-  local pid total=0 stat rest
+  local pid total=0 kernel=0 stat rest
   for pid in "$@"; do
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     rest=${stat##*) }           # drop "pid (comm) ": the comm may contain spaces
     read -r -a f <<<"$rest"     # f[0] is field 3, so field 14 is f[11] and 15 is f[12]
     total=$((total + f[11] + f[12]))
+    kernel=$((kernel + f[12]))
   done
-  echo "$total"
+  echo "$total $kernel"
+}
+
+# Microseconds of CPU per request from clock ticks.
+per_request() { # ticks requests
+  awk -v t="$1" -v hz="$CLK_TCK" -v n="$2" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'
 }
 
 # wrk latency value ("812.00us", "1.23ms", "2.00s", "1.00m") -> milliseconds.
@@ -425,17 +500,18 @@ to_ms() {
     printf "%.3f", n }'
 }
 
-# Runs wrk against a target and appends "pair target rps p50 p99 cpu_us errors" to $RESULTS.
+# Runs wrk against a target and appends "pair target rps p50 p99 cpu_us errors kernel_us" to $RESULTS.
 measure() { # pair target duration_s
-  local pair=$1 target=$2 duration=$3 out pids before after requests rps p50 p99 cpu_us errors
+  local pair=$1 target=$2 duration=$3 out pids before after before_kernel after_kernel requests rps p50 p99 cpu_us
+  local errors kernel_us
   out=$WORK_DIR/wrk-$pair-$target.txt
   pids=$(pids_of "$target")
   # shellcheck disable=SC2086
-  before=$(cpu_ticks $pids)
+  read -r before before_kernel < <(cpu_ticks $pids)
   wrk -t"$THREADS" -c"$CONNS" -d"${duration}s" --latency "$(url_of "$target")" >"$out" 2>&1 ||
     { cat "$out" >&2; die "wrk failed against $target"; }
   # shellcheck disable=SC2086
-  after=$(cpu_ticks $pids)
+  read -r after after_kernel < <(cpu_ticks $pids)
 
   requests=$(awk '/ requests in / { print $1 }' "$out")
   rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
@@ -444,9 +520,10 @@ measure() { # pair target duration_s
   errors=$(awk '/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
                 /Non-2xx or 3xx responses:/ { e += $NF } END { print e + 0 }' "$out")
   [[ -n $requests && -n $rps ]] || { cat "$out" >&2; die "could not parse wrk output for $target"; }
-  cpu_us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
-    'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$target" "$rps" "$p50" "$p99" "$cpu_us" "$errors" >>"$RESULTS"
+  cpu_us=$(per_request $((after - before)) "$requests")
+  kernel_us=$(per_request $((after_kernel - before_kernel)) "$requests")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pair" "$target" "$rps" "$p50" "$p99" "$cpu_us" "$errors" "$kernel_us" \
+    >>"$RESULTS"
   ((errors == 0)) || log "warning: $target had $errors socket errors or non-2xx answers (see $out)"
 }
 
@@ -458,8 +535,9 @@ warm_up() { # target seconds
 
 print_pair() { # pair
   printf '\npair %s of %s  (%s s per run, %s connections, %s wrk threads)\n' "$1" "$PAIRS" "$DURATION" "$CONNS" "$THREADS"
-  printf '  %-9s %12s %10s %10s %12s %8s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" errors
-  awk -F'\t' -v p="$1" '$1 == p { printf "  %-9s %12.0f %10.3f %10.3f %12.1f %8d\n", $2, $3, $4, $5, $6, $7 }' "$RESULTS"
+  printf '  %-9s %12s %10s %10s %12s %12s %8s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "in kernel" errors
+  awk -F'\t' -v p="$1" '$1 == p { printf "  %-9s %12.0f %10.3f %10.3f %12.1f %12.1f %8d\n", $2, $3, $4, $5, $6, $8, $7 }' \
+    "$RESULTS"
 }
 
 # Column $2 of target $1, one value per pair.
@@ -475,13 +553,15 @@ ratios() { # a b column
 print_summary() {
   local t
   printf '\nsummary: medians over %s pair(s)\n' "$PAIRS"
-  printf '  %-9s %12s %10s %10s %12s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req"
+  printf '  %-9s %12s %10s %10s %12s %12s\n' target "req/s" "p50 ms" "p99 ms" "CPU us/req" "in kernel"
   for t in "${ALL_TARGETS[@]}"; do
-    printf '  %-9s %12s %10s %10s %12s\n' "$t" \
+    printf '  %-9s %12s %10s %10s %12s %12s\n' "$t" \
       "$(fmt "$(column_of "$t" 3 | median)" %.0f)" "$(fmt "$(column_of "$t" 4 | median)" %.3f)" \
-      "$(fmt "$(column_of "$t" 5 | median)" %.3f)" "$(fmt "$(column_of "$t" 6 | median)" %.1f)"
+      "$(fmt "$(column_of "$t" 5 | median)" %.3f)" "$(fmt "$(column_of "$t" 6 | median)" %.1f)" \
+      "$(fmt "$(column_of "$t" 8 | median)" %.1f)"
   done
-  printf '  (CPU for direct is the upstream server'"'"'s own; for the others, the proxy'"'"'s)\n'
+  printf '  (CPU for direct is the upstream server'"'"'s own; for the others, the proxy'"'"'s; "in kernel": its\n'
+  printf '   system time, the sockets'"'"' work, which every proxy pays)\n'
   printf '\nratios: medians of per-pair ratios\n'
   printf '  %-28s %s\n' "nginx/direct req/s" "$(fmt "$(ratios nginx direct 3 | median)" %.2f)"
   if [[ $SKIP_UNBROKEN == 1 ]]; then
@@ -491,6 +571,8 @@ print_summary() {
   printf '  %-28s %s   (higher is better)\n' "unbroken/nginx req/s" "$(fmt "$(ratios unbroken nginx 3 | median)" %.2f)"
   printf '  %-28s %s   (lower is better)\n' "unbroken/nginx p99" "$(fmt "$(ratios unbroken nginx 5 | median)" %.2f)"
   printf '  %-28s %s   (lower is better)\n' "unbroken/nginx CPU per req" "$(fmt "$(ratios unbroken nginx 6 | median)" %.2f)"
+  printf '  %-28s %s   (the same, the kernel'"'"'s part only)\n' "unbroken/nginx CPU in kernel" \
+    "$(fmt "$(ratios unbroken nginx 8 | median)" %.2f)"
   printf '  %-28s %s\n' "unbroken/direct req/s" "$(fmt "$(ratios unbroken direct 3 | median)" %.2f)"
   [[ $FLOORS == 1 ]] || return 0
   local floor
@@ -507,13 +589,13 @@ print_summary() {
 summary_rows() {
   local t column
   for t in "${ALL_TARGETS[@]}"; do
-    for column in 3:rps 4:p50_ms 5:p99_ms 6:cpu_us; do
+    for column in 3:rps 4:p50_ms 5:p99_ms 6:cpu_us 8:kernel_us; do
       printf '%s_%s\t%s\n' "$t" "${column#*:}" "$(column_of "$t" "${column%%:*}" | median)"
     done
   done
   printf 'nginx/direct_rps\t%s\n' "$(ratios nginx direct 3 | median)"
   [[ $SKIP_UNBROKEN == 1 ]] && return 0
-  for column in 3:rps 5:p99_ms 6:cpu_us; do
+  for column in 3:rps 5:p99_ms 6:cpu_us 8:kernel_us; do
     printf 'unbroken/nginx_%s\t%s\n' "${column#*:}" "$(ratios unbroken nginx "${column%%:*}" | median)"
   done
   printf 'unbroken/direct_rps\t%s\n' "$(ratios unbroken direct 3 | median)"
@@ -528,7 +610,7 @@ summary_rows() {
 write_rows() {
   [[ -n $ROWS_DIR ]] || return 0
   mkdir -p "$ROWS_DIR"
-  { printf 'pair\ttarget\trps\tp50_ms\tp99_ms\tcpu_us\terrors\n'; cat "$RESULTS"; } >"$ROWS_DIR/pairs.tsv"
+  { printf 'pair\ttarget\trps\tp50_ms\tp99_ms\tcpu_us\terrors\tkernel_us\n'; cat "$RESULTS"; } >"$ROWS_DIR/pairs.tsv"
   summary_rows >"$ROWS_DIR/summary.tsv"
   log "wrote pairs.tsv and summary.tsv to $ROWS_DIR"
 }
@@ -580,6 +662,7 @@ main() {
 
   machine_load "start"
   warn_if_busy
+  fetch_async_profiler
   start_upstream
   start_proxy
   local targets=(nginx)
@@ -597,13 +680,16 @@ main() {
   warm_up nginx "$NGINX_WARMUP"
   warm_up direct 2
 
-  local pair i n=${#targets[@]}
+  local pair i target n=${#targets[@]}
   start_profile
   for ((pair = 1; pair <= PAIRS; pair++)); do
     measure "$pair" direct "$DURATION"
     # Each pair starts one target further along, so that none is always measured first.
     for ((i = 0; i < n; i++)); do
-      measure "$pair" "${targets[(pair - 1 + i) % n]}" "$DURATION"
+      target=${targets[(pair - 1 + i) % n]}
+      async_profile start "$target" "$pair"
+      measure "$pair" "$target" "$DURATION"
+      async_profile stop "$target" "$pair"
     done
     print_pair "$pair"
   done

@@ -82,13 +82,21 @@ function passthrough() {
         + `${fixed(number('direct_p50_ms'), 3)} ms, p99 ${fixed(number('direct_p99_ms'), 3)} ms; `
         + `nginx keeps ${fixed(number('nginx/direct_rps'), 2)} of that throughput, Unbroken `
         + `${fixed(number('unbroken/direct_rps'), 2)}`,
+      ...(summary['unbroken/nginx_kernel_us'] === undefined ? [] : [
+        `the kernel's part of the CPU per request (system time: the sockets' work, which no proxy avoids): `
+          + `Unbroken ${fixed(number('unbroken_kernel_us'), 1)} µs, nginx ${fixed(number('nginx_kernel_us'), 1)} µs `
+          + `(${fixed(number('unbroken/nginx_kernel_us'), 2)}×); the rest, user space, `
+          + `${fixed(number('unbroken_cpu_us') - number('unbroken_kernel_us'), 1)} against `
+          + `${fixed(number('nginx_cpu_us') - number('nginx_kernel_us'), 1)} µs`]),
       `one connection, closed loop (nothing queues): ${floorText(floor('nginx'), 'nginx')}; `
         + `${floorText(floor('unbroken'), 'Unbroken')}`,
       ...['vertx', 'netty'].filter((f) => summary[`${f}/nginx_cpu_us`] !== undefined).map((f) =>
         `${f === 'vertx' ? 'a bare Vert.x 5 proxy (server, pooled client, headers copied)'
           : 'a bare Netty pipeline (HTTP codec both sides, a connection per client)'}, in the same pairs `
         + `(loadtest/ProxyFloor.java): ${fixed(number(`${f}_rps`), 0)} req/s, `
-        + `${fixed(number(`${f}_cpu_us`), 1)} µs CPU per request; against nginx ${fixed(number(`${f}/nginx_rps`), 2)}× `
+        + `${fixed(number(`${f}_cpu_us`), 1)} µs CPU per request`
+        + `${summary[`${f}_kernel_us`] === undefined ? '' : ` (${fixed(number(`${f}_kernel_us`), 1)} in the kernel)`}`
+        + `; against nginx ${fixed(number(`${f}/nginx_rps`), 2)}× `
         + `req/s, ${fixed(number(`${f}/nginx_cpu_us`), 2)}× CPU, ${fixed(number(`${f}/nginx_p99_ms`), 2)}× p99`),
       `the sweep's generator (PassthroughSweep, Java) carried at most ${fixed(max('nginx')?.rate, 0)} req/s `
         + `through nginx and ${fixed(max('unbroken')?.rate, 0)} through Unbroken (closed loop); `
