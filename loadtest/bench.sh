@@ -654,7 +654,7 @@ main() {
   RESULTS=$WORK_DIR/results.tsv
   : >"$RESULTS"
 
-  local port
+  local port target
   for port in "$UPSTREAM_PORT" "$NGINX_PORT" $([[ $SKIP_UNBROKEN == 1 ]] || echo "$UNBROKEN_PORT $ADMIN_PORT") \
       $([[ $FLOORS == 1 ]] && echo "$VERTX_FLOOR_PORT $NETTY_FLOOR_PORT"); do
     port_in_use "$port" && die "port $port on 127.0.0.1 is already in use"
@@ -673,14 +673,13 @@ main() {
     start_floors
     targets=(nginx unbroken)
     [[ $FLOORS == 1 ]] && targets+=(vertx netty)
-    local target
     for target in "${targets[@]:1}"; do warm_up "$target" "$WARMUP"; done
   fi
   ALL_TARGETS=(direct "${targets[@]}")
   warm_up nginx "$NGINX_WARMUP"
   warm_up direct 2
 
-  local pair i target n=${#targets[@]}
+  local pair i n=${#targets[@]}
   start_profile
   for ((pair = 1; pair <= PAIRS; pair++)); do
     measure "$pair" direct "$DURATION"
