@@ -24,11 +24,15 @@ ticks_of() {
 }
 # Ticks over the interval as percent of one core.
 percent() { awk -v t="$1" -v hz="$hz" -v ns="$elapsed_ns" 'BEGIN { printf "%.0f%%", 100 * t / hz / (ns / 1e9) }'; }
-machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+cores=$(grep -c '^cpu[0-9]' /proc/stat)
+# Idle, I/O wait and stolen ticks: the machine's busy time is what the cores had less these, as
+# idle time is measured exactly while user and system ticks are sampled, and miss work done in
+# bursts shorter than a tick (an event loop woken per request).
+not_busy_ticks() { awk '/^cpu /{print $5 + $6 + $9}' /proc/stat; }
 snapshot() {
   local name
   for name in "${names[@]}"; do printf '%s ' "$(ticks_of "$name")"; done
-  printf '%s %s\n' "$(machine_ticks)" "$(date +%s%N)"
+  printf '%s %s\n' "$(not_busy_ticks)" "$(date +%s%N)"
 }
 
 read -r -a before <<<"$(snapshot)"
@@ -40,7 +44,8 @@ while sleep "$interval"; do
   for i in "${!names[@]}"; do
     line+="  ${names[i]} $(percent $((after[i] - before[i])))"
   done
-  line+="  machine $(percent $((after[last] - before[last])))"
+  line+="  machine $(percent "$(awk -v ns="$elapsed_ns" -v hz="$hz" -v cores="$cores" -v idle=$((after[last] - before[last])) \
+    'BEGIN { printf "%.0f", ns / 1e9 * hz * cores - idle }')")"
   echo "$line"
   before=("${after[@]}")
 done
