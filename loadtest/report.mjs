@@ -2,7 +2,8 @@
 // report.sh, which installs vega and vega-lite). Every figure comes from the benchmarks'
 // machine-readable output: bench.sh's summary.tsv (medians and medians of per-pair ratios) and the
 // rows the Java programs write (BenchRows: phase, side, round, offered_per_s, answered_per_s,
-// p50_ms, p90_ms, p99_ms, errors, saturated).
+// p50_ms, p90_ms, p99_ms, errors, saturated, and the CPU a request cost by process group:
+// jvm_us, redis_us, postgres_us, machine_us).
 //
 //   node report.mjs TOOLS_DIR RUN_DIR OUT_DIR
 //
@@ -36,6 +37,7 @@ const benchmarks = [passthrough(), durable({
     '/pass', maxOf('/pass'), '>=', 1.0)],
   maxTarget: 0.6,
   floor: withoutDurableRecord,
+  stores: [['redis', 'Redis'], ['postgres', 'PostgreSQL']],
 }), durable({
   key: 'sync',
   title: 'Events: `events: sync` against `events: off`',
@@ -45,6 +47,7 @@ const benchmarks = [passthrough(), durable({
   extra: () => [],
   maxTarget: 0.35,
   floor: () => [],
+  stores: [['postgres', 'PostgreSQL']],
 })];
 
 mkdirSync(path.join(outDir, 'report'), { recursive: true });
@@ -62,20 +65,21 @@ function passthrough() {
   const number = (name) => Number(summary[name]);
   const floor = (side) => rows.find((r) => r.phase === 'floor' && r.side === side);
   const max = (side) => rows.find((r) => r.phase === 'max' && r.side === side);
+  const measures = [
+    measure('requests/s (wrk, closed loop)', 'unbroken', number('unbroken_rps'), 'nginx', number('nginx_rps'),
+      '>=', 1.0, number('unbroken/nginx_rps')),
+    measure('CPU per request (µs)', 'unbroken', number('unbroken_cpu_us'), 'nginx', number('nginx_cpu_us'),
+      '<=', 1.1, number('unbroken/nginx_cpu_us')),
+    measure('p99 at the closed-loop maximum (ms)', 'unbroken', number('unbroken_p99_ms'), 'nginx',
+      number('nginx_p99_ms'), '<=', 1.2, number('unbroken/nginx_p99_ms')),
+  ];
   return {
     key: 'passthrough',
     title: 'Passthrough: Unbroken against an nginx reverse proxy',
     ours: 'unbroken',
     baseline: 'nginx',
     settings: meta.passthrough_settings,
-    measures: [
-      measure('requests/s (wrk, closed loop)', 'unbroken', number('unbroken_rps'), 'nginx', number('nginx_rps'),
-        '>=', 1.0, number('unbroken/nginx_rps')),
-      measure('CPU per request (µs)', 'unbroken', number('unbroken_cpu_us'), 'nginx', number('nginx_cpu_us'),
-        '<=', 1.1, number('unbroken/nginx_cpu_us')),
-      measure('p99 at the closed-loop maximum (ms)', 'unbroken', number('unbroken_p99_ms'), 'nginx',
-        number('nginx_p99_ms'), '<=', 1.2, number('unbroken/nginx_p99_ms')),
-    ],
+    measures,
     ratioNote: 'The ratios are medians of the per-pair ratios; each pair runs both sides back to back.',
     floor: [
       `no hop at all (wrk straight to the upstream): ${fixed(number('direct_rps'), 0)} req/s, p50 `
@@ -102,12 +106,34 @@ function passthrough() {
         + `through nginx and ${fixed(max('unbroken')?.rate, 0)} through Unbroken (closed loop); `
         + 'its loads are shares of the nginx figure',
     ],
+    stops: passthroughStops(number, measures),
     sweep: rows.filter((r) => r.phase === 'sweep'),
   };
 }
 
+/** What the floors measured in the same pairs leave of the targets not met. */
+function passthroughStops(number, [throughput, cpu, p99]) {
+  if (!Number.isFinite(number('netty_kernel_us')) || !Number.isFinite(number('unbroken_kernel_us'))) {
+    return [];
+  }
+  const allowed = 1.1 * number('nginx_cpu_us');
+  const kernel = Math.min(number('unbroken_kernel_us'), number('netty_kernel_us'));
+  const userSpace = (side) => number(`${side}_cpu_us`) - number(`${side}_kernel_us`);
+  return [
+    ...(cpu.met ? [] : [`CPU per request: 1.1× nginx's is ${fixed(allowed, 1)} µs; the kernel's part of a JVM proxy `
+      + `(Unbroken ${fixed(number('unbroken_kernel_us'), 1)}, bare Netty ${fixed(number('netty_kernel_us'), 1)} µs) `
+      + `leaves at most ${fixed(allowed - kernel, 1)} µs for user space, where the bare Netty pipeline alone spends `
+      + `${fixed(userSpace('netty'), 1)} µs and Unbroken ${fixed(userSpace('unbroken'), 1)}`]),
+    ...(throughput.met && p99.met ? [] : [`requests/s and p99 against nginx: the bare Vert.x proxy `
+      + `${fixed(number('vertx/nginx_rps'), 2)}× and ${fixed(number('vertx/nginx_p99_ms'), 2)}×, the bare Netty pipeline `
+      + `${fixed(number('netty/nginx_rps'), 2)}× and ${fixed(number('netty/nginx_p99_ms'), 2)}×`
+      + (number('vertx/nginx_rps') < 1 ? '; the Vert.x HTTP layer Unbroken is built on stays below nginx\'s requests/s'
+        + ' by itself' : '')]),
+  ];
+}
+
 /** A benchmark with a durable path (ours) beside the same route without it (the baseline). */
-function durable({ key, title, file, ours, baseline, extra, maxTarget, floor }) {
+function durable({ key, title, file, ours, baseline, extra, maxTarget, floor, stores }) {
   const rows = readRows(path.join(runDir, file));
   const maxOf = (side) => rows.find((r) => r.phase === 'max' && r.side === side)?.rate;
   const floorOf = (side) => rows.find((r) => r.phase === 'floor' && r.side === side);
@@ -122,6 +148,7 @@ function durable({ key, title, file, ours, baseline, extra, maxTarget, floor }) 
   const floorAdded = floorOf(ours)?.p99 - floorOf(baseline)?.p99;
   const offered = open[0]?.offered;
   const saturated = open.filter((r) => r.saturated && (r.side === ours || r.side === baseline)).length;
+  const maximum = measure('closed-loop maximum (req/s)', ours, maxOf(ours), baseline, maxOf(baseline), '>=', maxTarget);
   return {
     key,
     title,
@@ -129,7 +156,7 @@ function durable({ key, title, file, ours, baseline, extra, maxTarget, floor }) 
     baseline,
     settings: meta[`${key}_settings`],
     measures: [
-      measure('closed-loop maximum (req/s)', ours, maxOf(ours), baseline, maxOf(baseline), '>=', maxTarget),
+      maximum,
       ...extra(rows, maxOf),
       measure(`p99 added at ${fixed(offered, 0)} req/s (half of ${phase.slice(5)}'s maximum), against the floor (ms)`,
         `${ours} − ${baseline}`, added, 'floor', floorAdded, '<=', 2.0,
@@ -144,8 +171,52 @@ function durable({ key, title, file, ours, baseline, extra, maxTarget, floor }) 
         + `so ${ours} adds ${fixed(floorAdded, 3)} ms at p99 with nothing else running`,
       ...floor(),
     ],
+    stops: maximum.met ? [] : cpuBudget(rows, ours, baseline, maxTarget, stores),
     sweep: rows.filter((r) => r.phase === 'sweep'),
   };
+}
+
+/**
+ * What reaching the maximum's target would take of the cores, at the CPU a request cost each process
+ * group in each route's closed-loop run (BenchRows' CPU columns): the durable route's cost at the
+ * target rate against what the machine gave at the baseline's maximum, the stores' share of it, and
+ * what that leaves this JVM a request. A cost per request is its value at that route's own rate.
+ */
+function cpuBudget(rows, ours, baseline, target, stores) {
+  const max = (side) => rows.find((r) => r.phase === 'max' && r.side === side);
+  const mine = max(ours);
+  const base = max(baseline);
+  if (!mine || !base || !Number.isFinite(mine.machine) || !Number.isFinite(base.machine)) {
+    return [];
+  }
+  const percentOfCore = (rate, micros) => rate * micros / 1e4;
+  const storesMicros = stores.reduce((sum, [field]) => sum + mine[field], 0);
+  const rest = (row) => row.machine - row.jvm - stores.reduce((sum, [field]) => sum + row[field], 0);
+  const capacity = percentOfCore(base.rate, base.machine);
+  const busy = percentOfCore(mine.rate, mine.machine);
+  const goal = target * base.rate;
+  const needed = percentOfCore(goal, mine.machine);
+  const storesNeed = percentOfCore(goal, storesMicros);
+  const jvmLeft = (capacity - storesNeed) * 1e4 / goal - rest(mine);
+  const costs = (row, label) => `${label} ${fixed(row.rate, 0)} req/s, machine ${fixed(row.machine, 1)} µs a request`
+    + ` (this JVM: node, generator and upstream ${fixed(row.jvm, 1)}`
+    + stores.map(([field, name]) => `, ${name} ${fixed(row[field], 1)}`).join('')
+    + `, the rest ${fixed(rest(row), 1)}), the machine ${fixed(percentOfCore(row.rate, row.machine), 0)} % busy`;
+  const lines = [
+    `CPU at each route's closed-loop maximum, measured in those runs: ${costs(base, baseline)}; ${costs(mine, ours)}`,
+    `at the target, ${fixed(target, 2)}× ${baseline} = ${fixed(goal, 0)} req/s, ${ours} at these costs would need `
+      + `${fixed(needed, 0)} % of a core, ${fixed(needed / capacity, 2)}× the ${fixed(capacity, 0)} % the machine gave at `
+      + `${baseline}'s maximum; there ${stores.map(([, name]) => name).join(' and ')} alone would take `
+      + `${fixed(storesNeed, 0)} %, leaving this JVM ${fixed(jvmLeft, 1)} µs a request, where ${ours} took `
+      + `${fixed(mine.jvm, 1)} µs and ${baseline} ${fixed(base.jvm, 1)} at its own maximum (a JVM's cost a request`
+      + ' falls as its rate rises, so at the target rate it would be no lower)',
+  ];
+  if (busy < 0.9 * capacity) {
+    lines.push(`at ${ours}'s maximum the machine was ${fixed(busy, 0)} % busy (${fixed(capacity, 0)} % at `
+      + `${baseline}'s): what held ${ours} there was its wait for the stores, not the cores`
+      + (needed > capacity ? ', and at the target its CPU would not fit either' : ''));
+  }
+  return lines;
 }
 
 /** The idempotency routes again on Redis alone: how much of /fresh's cost is the PostgreSQL row per answer. */
@@ -198,6 +269,8 @@ function markdown(all) {
         + ` | ${fixed(m.baseline, digits(m.baseline))} | ${fixed(m.ratio, 2)} | ${m.direction} ${fixed(m.target, 2)}`
         + ` | ${m.met ? 'yes' : 'no'}${m.note ? ` (${m.note})` : ''} |`),
       '', b.ratioNote, '', 'Floor:', '', ...b.floor.map((f) => `- ${f}`), '',
+      ...(b.stops.length ? ['What stops the targets not met, from the same runs:', '',
+        ...b.stops.map((s) => `- ${s}`), ''] : []),
       `![${b.key}: latency against offered load](report/${b.key}.svg)`, '',
       'Open-loop sweep (each run once, the sides alternating which goes first):', '',
       '| offered req/s | side | answered req/s | p50 ms | p90 ms | p99 ms | errors | |',
@@ -252,6 +325,8 @@ function readRows(file) {
       phase: cell.phase, side: cell.side, round: Number(cell.round), offered: Number(cell.offered_per_s),
       rate: Number(cell.answered_per_s), p50: Number(cell.p50_ms), p90: Number(cell.p90_ms),
       p99: Number(cell.p99_ms), errors: Number(cell.errors), saturated: cell.saturated === '1',
+      jvm: Number(cell.jvm_us), redis: Number(cell.redis_us), postgres: Number(cell.postgres_us),
+      machine: Number(cell.machine_us),
     };
   });
 }

@@ -14,16 +14,19 @@ final class DriverRuns {
 
   private DriverRuns() {}
 
-  /** One measured run of one side: answers a second in the counted window, and the collections meanwhile. */
-  record Run(String side, double rate, Tally tally, GcPauses gc) implements BenchRows.Measured {}
+  /** One measured run of one side: answers a second in the counted window, the collections and the CPU meanwhile. */
+  record Run(String side, double rate, Tally tally, GcPauses gc, ProcessCpu.Totals cpu)
+      implements BenchRows.Measured {}
 
   /** Every connection sends its next request as soon as the last is answered; {@code settle} is not counted. */
   static Run closedLoop(List<Driver> by, String side, String path, Duration settle, Duration length) {
     GcPauses before = GcPauses.now();
     long from = System.nanoTime() + settle.toNanos();
     long until = from + length.toNanos();
-    Tally total = collect(by.stream().map(d -> d.closedLoop(path, from, until)).toList(), until);
-    return new Run(side, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
+    List<Future<Tally>> tallies = by.stream().map(d -> d.closedLoop(path, from, until)).toList();
+    ProcessCpu.Totals cpu = ProcessCpu.between(from, until);
+    Tally total = collect(tallies, until);
+    return new Run(side, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before), cpu);
   }
 
   /**
@@ -38,9 +41,11 @@ final class DriverRuns {
     long from = start + settle.toNanos();
     long until = from + length.toNanos();
     long maxOutstanding = Math.max(2L * drivers.get(0).connections, (long) Math.ceil(rate / drivers.size()));
-    Tally total = collect(drivers.stream()
-        .map(d -> d.openLoop(path, rate, start, from, until, maxOutstanding)).toList(), until);
-    return new Run(side, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before));
+    List<Future<Tally>> tallies = drivers.stream()
+        .map(d -> d.openLoop(path, rate, start, from, until, maxOutstanding)).toList();
+    ProcessCpu.Totals cpu = ProcessCpu.between(from, until);
+    Tally total = collect(tallies, until);
+    return new Run(side, total.answeredInWindow / ((until - from) / 1e9), total, GcPauses.now().since(before), cpu);
   }
 
   private static Tally collect(List<Future<Tally>> tallies, long until) {

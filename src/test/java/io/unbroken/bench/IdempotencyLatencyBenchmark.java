@@ -363,6 +363,9 @@ public final class IdempotencyLatencyBenchmark {
         : tally.firstError != null ? "first error: " + tally.firstError : "";
     System.out.println(format("  %-8s %-6s %10.0f %9.3f %9.3f %9.3f %7d %10s %s", run.side(), loop, run.rate(),
         run.p(50), run.p(99), run.p(100), tally.errors, run.gc().text(), note));
+    if (!loop.equals("open")) {
+      System.out.println("           " + run.cpuText());
+    }
   }
 
   /** {@code count} simultaneous requests with one key, on each storm route; what reached the upstream. */

@@ -88,7 +88,7 @@ public final class SyncEventsLatencyBenchmark {
 
   /** One measured run of one route. */
   record Run(int round, String route, String kind, double offered, double seconds, Tally tally,
-      EventMeters.Delta store, GcPauses gc) implements BenchRows.Measured {
+      EventMeters.Delta store, GcPauses gc, ProcessCpu.Totals cpu) implements BenchRows.Measured {
 
     @Override
     public double rate() {
@@ -296,6 +296,7 @@ public final class SyncEventsLatencyBenchmark {
     EventMeters before = EventMeters.scrape(drivers.get(0), adminPort);
     GcPauses gcBefore = GcPauses.now();
     List<Future<Tally>> tallies = by.stream().map(load).toList();
+    ProcessCpu.Totals cpu = ProcessCpu.between(from, until);
     Duration bound = Duration.ofNanos(until - System.nanoTime()).plus(Driver.DRAIN_TIMEOUT).plusSeconds(5);
     Tally total = new Tally();
     for (Future<Tally> tally : tallies) {
@@ -305,7 +306,7 @@ public final class SyncEventsLatencyBenchmark {
     // A saturated run stops sending early; its answers still come at the route's pace until the last.
     long end = Double.isNaN(total.saturatedAt) ? until : Math.max(from + 1, Math.min(until, total.lastAnswer));
     return new Run(round, route, kind, offered, (end - from) / 1e9, total, after.since(before),
-        GcPauses.now().since(gcBefore));
+        GcPauses.now().since(gcBefore), cpu);
   }
 
   private static void printHeader() {
@@ -321,6 +322,9 @@ public final class SyncEventsLatencyBenchmark {
         run.p(99.9), run.p(100), run.tally().errors, run.store().eventsPerCommitText(),
         run.store().commitMillisText(), run.store().commitPercentileText(99), run.store().commitPercentileText(100),
         run.gc().text()));
+    if (!run.kind().equals("open")) {
+      System.out.println("         " + run.cpuText());
+    }
     if (run.tally().firstError != null) {
       System.out.println("         first error: " + run.tally().firstError);
     }
