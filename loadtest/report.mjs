@@ -192,13 +192,13 @@ function cpuBudget(rows, ours, baseline, target, stores) {
     return [];
   }
   const percentOfCore = (rate, micros) => rate * micros / 1e4;
-  const storesMicros = stores.reduce((sum, [field]) => sum + mine[field], 0);
-  const rest = (row) => row.machine - row.jvm - stores.reduce((sum, [field]) => sum + row[field], 0);
+  const storesOf = (row) => stores.reduce((sum, [field]) => sum + row[field], 0);
+  const rest = (row) => row.machine - row.jvm - storesOf(row);
   const capacity = percentOfCore(base.rate, base.machine);
   const busy = percentOfCore(mine.rate, mine.machine);
   const goal = target * base.rate;
   const needed = percentOfCore(goal, mine.machine);
-  const storesNeed = percentOfCore(goal, storesMicros);
+  const storesNeed = percentOfCore(goal, storesOf(mine));
   const jvmLeft = (capacity - storesNeed) * 1e4 / goal - rest(mine);
   const costs = (row, label) => `${label} ${fixed(row.rate, 0)} req/s, machine ${fixed(row.machine, 1)} µs a request`
     + ` (this JVM: node, generator and upstream ${fixed(row.jvm, 1)}`
